@@ -1,0 +1,269 @@
+//! The CPU reference backend: plain loops over host memory, written to be obviously correct.
+//! It is the twin every GPU kernel is tested against, not a fast path.
+
+use crate::backend::{Backend, CpuBuf, Storage};
+use crate::error::Result;
+use crate::ops::{
+    BinaryOp, Broadcast, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp, UnaryOp,
+};
+use crate::philox;
+use std::sync::{Arc, RwLock};
+
+/// The CPU reference backend.
+#[derive(Debug, Default)]
+pub struct Cpu;
+
+fn store(v: Vec<f32>) -> Storage {
+    Storage::Cpu(Arc::new(RwLock::new(v)))
+}
+
+fn read(s: &Storage) -> Result<std::sync::RwLockReadGuard<'_, Vec<f32>>> {
+    let buf: &CpuBuf = s.cpu()?;
+    Ok(buf.read().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Offsets of every element of `shape` (row-major order) under each stride vector.
+fn strided_offsets(shape: &[usize], strides: &[&[usize]]) -> Vec<Vec<usize>> {
+    let n: usize = shape.iter().product();
+    let mut out = vec![Vec::with_capacity(n); strides.len()];
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..n {
+        for (o, s) in out.iter_mut().zip(strides) {
+            o.push(idx.iter().zip(s.iter()).map(|(i, s)| i * s).sum());
+        }
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+/// The reference for each unary op.
+pub fn unary_ref(op: UnaryOp, v: f32) -> f32 {
+    match op {
+        UnaryOp::Neg => -v,
+        UnaryOp::Abs => v.abs(),
+        UnaryOp::Exp => v.exp(),
+        UnaryOp::Log => v.ln(),
+        UnaryOp::Sqrt => v.sqrt(),
+        UnaryOp::Tanh => v.tanh(),
+        UnaryOp::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        UnaryOp::Relu => {
+            if v < 0.0 {
+                0.0
+            } else {
+                v
+            }
+        }
+        UnaryOp::Powf(p) => v.powf(p),
+        UnaryOp::AddScalar(s) => v + s,
+        UnaryOp::MulScalar(s) => v * s,
+    }
+}
+
+/// The reference for each binary op.
+pub fn binary_ref(op: BinaryOp, a: f32, b: f32) -> f32 {
+    let flag = |c: bool| if c { 1.0 } else { 0.0 };
+    match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        BinaryOp::Div => a / b,
+        BinaryOp::Maximum if a.is_nan() || b.is_nan() => f32::NAN,
+        BinaryOp::Minimum if a.is_nan() || b.is_nan() => f32::NAN,
+        BinaryOp::Maximum => a.max(b),
+        BinaryOp::Minimum => a.min(b),
+        BinaryOp::Eq => flag(a == b),
+        BinaryOp::Ne => flag(a != b),
+        BinaryOp::Lt => flag(a < b),
+        BinaryOp::Le => flag(a <= b),
+        BinaryOp::Gt => flag(a > b),
+        BinaryOp::Ge => flag(a >= b),
+    }
+}
+
+/// Whether `b` should replace the running `a` in a max (or min) scan; NaN wins, ties keep `a`.
+fn wins(op: ReduceOp, a: f32, b: f32) -> bool {
+    if a.is_nan() {
+        return false;
+    }
+    if b.is_nan() {
+        return true;
+    }
+    match op {
+        ReduceOp::Max | ReduceOp::Argmax => b > a,
+        _ => b < a,
+    }
+}
+
+impl Backend for Cpu {
+    fn name(&self) -> String {
+        "CPU reference (plain loops)".into()
+    }
+
+    fn describe(&self) -> String {
+        format!("{}\n  backend: host memory, single thread", self.name())
+    }
+
+    fn upload(&self, data: &[f32]) -> Result<Storage> {
+        Ok(store(data.to_vec()))
+    }
+
+    fn download(&self, x: &Storage, len: usize) -> Result<Vec<f32>> {
+        Ok(read(x)?[..len].to_vec())
+    }
+
+    fn arange(&self, len: usize, start: f32, step: f32) -> Result<Storage> {
+        Ok(store((0..len).map(|i| start + i as f32 * step).collect()))
+    }
+
+    fn random(&self, len: usize, dist: Distribution, seed: u64) -> Result<Storage> {
+        let mut out = Vec::with_capacity(len + 3);
+        for b in 0..len.div_ceil(4) {
+            let w = philox::block(seed, b as u32);
+            match dist {
+                Distribution::Uniform { low, high } => {
+                    out.extend(w.iter().map(|&x| low + (high - low) * philox::unit(x)))
+                }
+                Distribution::Normal { mean, std } => {
+                    let (z0, z1) = philox::box_muller(w[0], w[1]);
+                    let (z2, z3) = philox::box_muller(w[2], w[3]);
+                    out.extend([z0, z1, z2, z3].iter().map(|z| mean + std * z))
+                }
+            }
+        }
+        out.truncate(len);
+        Ok(store(out))
+    }
+
+    fn unary(&self, op: UnaryOp, x: &Storage, len: usize) -> Result<Storage> {
+        Ok(store(
+            read(x)?[..len].iter().map(|&v| unary_ref(op, v)).collect(),
+        ))
+    }
+
+    fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
+        let (a, b) = (read(a)?, read(b)?);
+        let offs = strided_offsets(&bc.shape, &[&bc.strides[0], &bc.strides[1]]);
+        Ok(store(
+            offs[0]
+                .iter()
+                .zip(&offs[1])
+                .map(|(&i, &j)| binary_ref(op, a[i], b[j]))
+                .collect(),
+        ))
+    }
+
+    fn select(&self, cond: &Storage, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
+        let (c, a, b) = (read(cond)?, read(a)?, read(b)?);
+        let s: Vec<&[usize]> = bc.strides.iter().map(Vec::as_slice).collect();
+        let offs = strided_offsets(&bc.shape, &s);
+        let out = (0..offs[0].len())
+            .map(|e| {
+                if c[offs[0][e]] != 0.0 {
+                    a[offs[1][e]]
+                } else {
+                    b[offs[2][e]]
+                }
+            })
+            .collect();
+        Ok(store(out))
+    }
+
+    fn reduce(&self, op: ReduceOp, x: &Storage, d: ReduceDims, scale: f32) -> Result<Storage> {
+        let x = read(x)?;
+        let mut out = Vec::with_capacity(d.outer * d.inner);
+        for o in 0..d.outer {
+            for i in 0..d.inner {
+                let at = |j: usize| x[(o * d.len + j) * d.inner + i];
+                let v = match op {
+                    ReduceOp::Sum => (0..d.len).map(at).sum::<f32>() * scale,
+                    _ => {
+                        let mut best = 0;
+                        for j in 1..d.len {
+                            if wins(op, at(best), at(j)) {
+                                best = j;
+                            }
+                        }
+                        match op {
+                            ReduceOp::Argmax | ReduceOp::Argmin => best as f32,
+                            _ => at(best),
+                        }
+                    }
+                };
+                out.push(v);
+            }
+        }
+        Ok(store(out))
+    }
+
+    fn softmax(&self, x: &Storage, d: ReduceDims, log: bool) -> Result<Storage> {
+        let x = read(x)?;
+        let mut out = vec![0.0; d.outer * d.len * d.inner];
+        for o in 0..d.outer {
+            for i in 0..d.inner {
+                let at = |j: usize| (o * d.len + j) * d.inner + i;
+                let max = (0..d.len)
+                    .map(|j| x[at(j)])
+                    .fold(f32::NEG_INFINITY, f32::max);
+                let sum: f32 = (0..d.len).map(|j| (x[at(j)] - max).exp()).sum();
+                for j in 0..d.len {
+                    let z = x[at(j)] - max;
+                    out[at(j)] = if log { z - sum.ln() } else { z.exp() / sum };
+                }
+            }
+        }
+        Ok(store(out))
+    }
+
+    fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
+        let (a, b) = (read(a)?, read(b)?);
+        let mut c = vec![0.0f32; d.batch * d.m * d.n];
+        for p in 0..d.batch {
+            let (ao, bo, co) = (p * d.a_stride, p * d.b_stride, p * d.m * d.n);
+            for i in 0..d.m {
+                for kk in 0..d.k {
+                    let av = if d.trans_a {
+                        a[ao + kk * d.m + i]
+                    } else {
+                        a[ao + i * d.k + kk]
+                    };
+                    for j in 0..d.n {
+                        let bv = if d.trans_b {
+                            b[bo + j * d.k + kk]
+                        } else {
+                            b[bo + kk * d.n + j]
+                        };
+                        c[co + i * d.n + j] += av * bv;
+                    }
+                }
+            }
+        }
+        Ok(store(c))
+    }
+
+    fn assemble(
+        &self,
+        len: usize,
+        fill: Option<f32>,
+        pieces: &[(&Storage, CopyPiece)],
+    ) -> Result<Storage> {
+        let mut out = vec![fill.unwrap_or(0.0); len];
+        for (src, p) in pieces {
+            let src = read(src)?;
+            let offs = strided_offsets(&p.shape, &[&p.src_strides, &p.dst_strides]);
+            for (s, d) in offs[0].iter().zip(&offs[1]) {
+                out[p.dst_offset + d] = src[p.src_offset + s];
+            }
+        }
+        Ok(store(out))
+    }
+
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+}

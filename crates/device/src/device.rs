@@ -1,0 +1,130 @@
+//! `Device`: a cheap, clonable handle on either the wgpu backend or the CPU reference,
+//! chosen at run time like `torch.device`.
+
+use crate::backend::Backend;
+use crate::cpu::Cpu;
+use crate::error::{Error, Result};
+use crate::gpu::{Engine, GpuOptions};
+use std::sync::{Arc, OnceLock};
+
+#[derive(Debug)]
+enum Inner {
+    Cpu(Cpu),
+    Gpu(Engine),
+}
+
+/// A compute device. Clones share the device; arrays remember the device they live on.
+#[derive(Clone, Debug)]
+pub struct Device {
+    inner: Arc<Inner>,
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Device {}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.inner {
+            Inner::Cpu(_) => write!(f, "cpu"),
+            Inner::Gpu(e) => write!(f, "gpu [{}]", e.name()),
+        }
+    }
+}
+
+impl Device {
+    /// The process-wide CPU reference device.
+    pub fn cpu() -> Device {
+        static CPU: OnceLock<Device> = OnceLock::new();
+        CPU.get_or_init(|| Device {
+            inner: Arc::new(Inner::Cpu(Cpu)),
+        })
+        .clone()
+    }
+
+    /// Opens a new GPU device with explicit options (each call opens its own device).
+    pub async fn new_gpu(opts: &GpuOptions) -> Result<Device> {
+        Ok(Device {
+            inner: Arc::new(Inner::Gpu(Engine::new(opts).await?)),
+        })
+    }
+
+    /// The process-wide default GPU device: the best adapter, or the one `FOVEA_BACKEND`
+    /// and `FOVEA_ADAPTER` select. Opened on first use; later calls share it, so every
+    /// pipeline compiles once per process.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn gpu() -> Result<Device> {
+        static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+        GPU.get_or_init(|| {
+            let opts = GpuOptions::from_env().map_err(|e| e.to_string())?;
+            pollster::block_on(Device::new_gpu(&opts)).map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(Error::NoAdapter)
+    }
+
+    /// The GPU if one opens, else the CPU reference with a one-line notice saying why.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn best() -> Device {
+        match Device::gpu() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("fovea: using the CPU reference backend ({e})");
+                Device::cpu()
+            }
+        }
+    }
+
+    /// Parses `gpu`, `cpu` or `best`, as the command line spells them.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_name(name: &str) -> Result<Device> {
+        match name {
+            "gpu" => Device::gpu(),
+            "cpu" => Ok(Device::cpu()),
+            "best" | "auto" => Ok(Device::best()),
+            other => Err(Error::NoAdapter(format!(
+                "unknown device `{other}`; use gpu, cpu or best"
+            ))),
+        }
+    }
+
+    /// Whether this is the CPU reference.
+    pub fn is_cpu(&self) -> bool {
+        matches!(&*self.inner, Inner::Cpu(_))
+    }
+
+    /// The wgpu engine, if this is a GPU device (pool statistics, limits, async reads).
+    pub fn engine(&self) -> Option<&Engine> {
+        match &*self.inner {
+            Inner::Gpu(e) => Some(e),
+            Inner::Cpu(_) => None,
+        }
+    }
+
+    /// The backend implementing the primitive ops.
+    pub fn backend(&self) -> &dyn Backend {
+        match &*self.inner {
+            Inner::Cpu(c) => c,
+            Inner::Gpu(e) => e,
+        }
+    }
+
+    /// One line: adapter name, backend and device type.
+    pub fn name(&self) -> String {
+        self.backend().name()
+    }
+
+    /// Adapter name, backend, device type and the limits that matter.
+    pub fn describe(&self) -> String {
+        self.backend().describe()
+    }
+
+    /// Waits for all enqueued work on this device.
+    pub fn sync(&self) -> Result<()> {
+        self.backend().sync()
+    }
+}

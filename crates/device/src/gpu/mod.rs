@@ -1,0 +1,364 @@
+//! The wgpu backend: WGSL kernels run on Vulkan, Metal, DX12, GL or the browser's WebGPU.
+//!
+//! Engine room: [`pool`] reuses buffers, [`kernels`] caches pipelines, and [`Engine`] records
+//! every dispatch into one shared command encoder, submitted in batches; the only waits are
+//! reads to the host and [`Backend::sync`](crate::Backend::sync). Kernel parameters go
+//! through a uniform ring (one slot per dispatch of a batch, written once at submit).
+
+pub mod kernels;
+mod ops;
+pub mod pool;
+mod readback;
+
+use crate::error::{Error, Result};
+use kernels::{KernelKey, PipelineCache};
+use pool::{BufferPool, PooledBuffer};
+use std::sync::{Arc, Mutex};
+
+/// Bytes of the uniform ring; a batch that fills it is submitted early.
+const UNIFORM_RING_BYTES: u64 = 64 * 1024;
+/// Dispatches per submission: enough to amortise a submit, few enough to keep the GPU fed.
+const MAX_BATCH: usize = 64;
+/// Invocations per workgroup of the one-dimensional kernels (their `WG` override).
+pub const WG: u32 = 256;
+
+/// How to pick an adapter. [`GpuOptions::from_env`] reads `FOVEA_BACKEND` and `FOVEA_ADAPTER`.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Restrict to these wgpu backends (all if `None`).
+    pub backends: Option<wgpu::Backends>,
+    /// Case-insensitive substring the adapter's name must contain.
+    pub adapter: Option<String>,
+}
+
+impl GpuOptions {
+    /// Options from `FOVEA_BACKEND` (vulkan|metal|dx12|gl|webgpu) and `FOVEA_ADAPTER`.
+    pub fn from_env() -> Result<Self> {
+        let backends = match std::env::var("FOVEA_BACKEND")
+            .ok()
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+        {
+            None => None,
+            Some(b) => Some(match b.as_str() {
+                "vulkan" => wgpu::Backends::VULKAN,
+                "metal" => wgpu::Backends::METAL,
+                "dx12" => wgpu::Backends::DX12,
+                "gl" | "gles" => wgpu::Backends::GL,
+                "webgpu" => wgpu::Backends::BROWSER_WEBGPU,
+                other => {
+                    return Err(Error::NoAdapter(format!(
+                        "FOVEA_BACKEND={other} is not one of vulkan, metal, dx12, gl, webgpu"
+                    )))
+                }
+            }),
+        };
+        let adapter = std::env::var("FOVEA_ADAPTER")
+            .ok()
+            .filter(|s| !s.is_empty());
+        Ok(Self { backends, adapter })
+    }
+}
+
+/// Recording state shared by all ops: the open encoder and this batch's uniform bytes.
+struct Batch {
+    encoder: Option<wgpu::CommandEncoder>,
+    uniforms: Vec<u8>,
+    dispatches: usize,
+}
+
+/// The GPU engine: device, queue, pool, pipelines and the shared encoder.
+pub struct Engine {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    pub(crate) pool: Arc<BufferPool>,
+    pipelines: PipelineCache,
+    ring: wgpu::Buffer,
+    uniform_align: usize,
+    batch: Mutex<Batch>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("adapter", &self.info.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the adapter `opts` selects, with the adapter's own limits.
+    pub async fn new(opts: &GpuOptions) -> Result<Self> {
+        let backends = opts.backends.unwrap_or(wgpu::Backends::all());
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = backends;
+        let instance = wgpu::Instance::new(desc);
+        let adapter = match &opts.adapter {
+            Some(want) => {
+                let all = instance.enumerate_adapters(backends).await;
+                let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
+                all.into_iter()
+                    .find(|a| {
+                        a.get_info()
+                            .name
+                            .to_lowercase()
+                            .contains(&want.to_lowercase())
+                    })
+                    .ok_or_else(|| {
+                        Error::NoAdapter(format!(
+                            "no adapter name contains `{want}` (found: {names:?})"
+                        ))
+                    })?
+            }
+            None => instance
+                .request_adapter(&wgpu::RequestAdapterOptions {
+                    power_preference: wgpu::PowerPreference::HighPerformance,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| Error::NoAdapter(e.to_string()))?,
+        };
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("fovea"),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(format!("{}: {e}", info.name)))?;
+        let error = Arc::new(Mutex::new(None::<String>));
+        let sink = error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            log::error!("wgpu: {e}");
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+        let ring = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("fovea.uniform_ring"),
+            size: UNIFORM_RING_BYTES,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let pool = BufferPool::new(device.clone(), limits.max_buffer_size);
+        Ok(Self {
+            uniform_align: limits.min_uniform_buffer_offset_alignment.max(16) as usize,
+            device,
+            queue,
+            info,
+            limits,
+            pool,
+            pipelines: PipelineCache::default(),
+            ring,
+            batch: Mutex::new(Batch {
+                encoder: None,
+                uniforms: Vec::new(),
+                dispatches: 0,
+            }),
+            error,
+        })
+    }
+
+    /// The adapter's name, backend and type on one line.
+    pub fn name(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// The name plus driver and the limits that matter for kernels.
+    pub fn describe(&self) -> String {
+        let l = &self.limits;
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        format!(
+            "{}\n  driver: {} {}\n  max buffer: {:.0} MiB, max storage binding: {:.0} MiB\n  \
+             max workgroup: {} invocations, {}x{}x{}, {} KiB shared, {} workgroups per dimension\n  \
+             storage buffers per stage: {}",
+            self.name(),
+            self.info.driver,
+            self.info.driver_info,
+            mib(l.max_buffer_size),
+            mib(l.max_storage_buffer_binding_size as u64),
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroup_size_x,
+            l.max_compute_workgroup_size_y,
+            l.max_compute_workgroup_size_z,
+            l.max_compute_workgroup_storage_size / 1024,
+            l.max_compute_workgroups_per_dimension,
+            l.max_storage_buffers_per_shader_stage,
+        )
+    }
+
+    /// The limits the device was opened with.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// Buffer-pool counters.
+    pub fn pool_stats(&self) -> pool::PoolStats {
+        self.pool.stats()
+    }
+
+    /// Number of compiled pipelines.
+    pub fn pipeline_count(&self) -> usize {
+        self.pipelines.len()
+    }
+
+    /// A pooled buffer for `len` f32 elements.
+    pub(crate) fn alloc(&self, len: usize) -> PooledBuffer {
+        self.pool.acquire((len as u64 * 4).max(4))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Batch> {
+        self.batch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a copy of `bytes` bytes into the shared encoder.
+    pub(crate) fn copy(
+        &self,
+        src: &wgpu::Buffer,
+        src_off: u64,
+        dst: &wgpu::Buffer,
+        dst_off: u64,
+        bytes: u64,
+    ) {
+        if bytes == 0 {
+            return;
+        }
+        let mut b = self.lock();
+        let enc = self.encoder(&mut b);
+        enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
+    }
+
+    fn encoder<'b>(&self, b: &'b mut Batch) -> &'b mut wgpu::CommandEncoder {
+        b.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("fovea.batch"),
+                })
+        })
+    }
+
+    /// Records one dispatch of `key` with `params` in the uniform slot and `buffers` at
+    /// bindings 1.. in order. `groups` is the workgroup count; nothing is recorded if it is 0.
+    pub(crate) fn dispatch(
+        &self,
+        key: &KernelKey,
+        params: &[u8],
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) {
+        if groups.contains(&0) {
+            return;
+        }
+        let pipeline = self.pipelines.get(&self.device, key);
+        let mut b = self.lock();
+        let size = params.len().next_multiple_of(16);
+        let mut offset = b.uniforms.len().next_multiple_of(self.uniform_align);
+        if (offset + size) as u64 > UNIFORM_RING_BYTES {
+            self.submit(&mut b);
+            offset = 0;
+        }
+        b.uniforms.resize(offset, 0);
+        b.uniforms.extend_from_slice(params);
+        b.uniforms.resize(offset + size, 0);
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &self.ring,
+                offset: offset as u64,
+                size: std::num::NonZeroU64::new(size as u64),
+            }),
+        }];
+        entries.extend(
+            buffers
+                .iter()
+                .enumerate()
+                .map(|(i, buf)| wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: buf.as_entire_binding(),
+                }),
+        );
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(key.shader),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        {
+            let enc = self.encoder(&mut b);
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(key.shader),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        }
+        b.dispatches += 1;
+        if b.dispatches >= MAX_BATCH {
+            self.submit(&mut b);
+        }
+    }
+
+    /// Workgroup counts covering `invocations` one-dimensional work items of [`WG`] each,
+    /// folded into a second dimension past the per-dimension limit.
+    pub(crate) fn groups_1d(&self, invocations: usize) -> [u32; 3] {
+        let groups = invocations.div_ceil(WG as usize);
+        let max = self.limits.max_compute_workgroups_per_dimension as usize;
+        if groups <= max {
+            [groups as u32, 1, 1]
+        } else {
+            [max as u32, groups.div_ceil(max) as u32, 1]
+        }
+    }
+
+    /// Workgroup counts for `count` workgroups, folded like [`Engine::groups_1d`].
+    pub(crate) fn groups_flat(&self, count: usize) -> [u32; 3] {
+        let max = self.limits.max_compute_workgroups_per_dimension as usize;
+        if count <= max {
+            [count as u32, 1, 1]
+        } else {
+            [max as u32, count.div_ceil(max) as u32, 1]
+        }
+    }
+
+    fn submit(&self, b: &mut Batch) {
+        if let Some(enc) = b.encoder.take() {
+            if !b.uniforms.is_empty() {
+                self.queue.write_buffer(&self.ring, 0, &b.uniforms);
+            }
+            self.queue.submit([enc.finish()]);
+        }
+        b.uniforms.clear();
+        b.dispatches = 0;
+    }
+
+    /// Submits everything recorded so far without waiting.
+    pub fn flush(&self) {
+        let mut b = self.lock();
+        self.submit(&mut b);
+    }
+
+    /// The first error the device reported, if any (validation, out of memory).
+    pub(crate) fn take_error(&self) -> Result<()> {
+        match self.error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(e) => Err(Error::Gpu(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Submits and waits for the GPU to finish (native only; a no-op wait on the web).
+    pub fn sync(&self) -> Result<()> {
+        self.flush();
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+        self.take_error()
+    }
+}

@@ -1,0 +1,421 @@
+//! `Backend` for the wgpu engine: each op fills its kernel's `Params` and records a dispatch.
+
+use super::kernels::KernelKey;
+use super::Engine;
+use crate::backend::{Backend, Storage};
+use crate::error::{Error, Result};
+use crate::ops::{
+    BinaryOp, Broadcast, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp, UnaryOp,
+};
+use crate::shape::MAX_RANK;
+use bytemuck::{Pod, Zeroable};
+use std::sync::Arc;
+
+/// Output tile of one matmul workgroup (rows x cols), its depth along K, and its threads.
+/// These are the `override` constants of `shaders/matmul.wgsl`.
+pub const MATMUL_TILE: MatmulTile = MatmulTile {
+    m: 64,
+    n: 64,
+    k: 16,
+    threads_x: 16,
+    threads_y: 16,
+};
+
+/// Tile sizes of the matmul kernel (see `shaders/matmul.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulTile {
+    /// rows of C per workgroup
+    pub m: u32,
+    /// columns of C per workgroup
+    pub n: u32,
+    /// depth of each shared-memory slab
+    pub k: u32,
+    /// invocations along columns
+    pub threads_x: u32,
+    /// invocations along rows
+    pub threads_y: u32,
+}
+
+/// Reductions with at least this many elements per output use a workgroup per output.
+const ROW_REDUCE_MIN: usize = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct FillParams {
+    len: u32,
+    start: f32,
+    step: f32,
+    _pad: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RandomParams {
+    len: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    _pad: u32,
+    a: f32,
+    b: f32,
+    _pad2: [u32; 2],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct UnaryParams {
+    len: u32,
+    scalar: f32,
+    _pad: [u32; 2],
+}
+
+/// Shape and up to three stride vectors: binary, select and copy kernels share this block.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct StridedParams {
+    len: u32,
+    rank: u32,
+    plain: u32,
+    _pad: u32,
+    offsets: [u32; 4],
+    shape: [u32; MAX_RANK],
+    strides: [[u32; MAX_RANK]; 3],
+}
+
+impl StridedParams {
+    fn new(shape: &[usize], strides: &[&[usize]], offsets: [usize; 2], plain: bool) -> Self {
+        let mut p = StridedParams::zeroed();
+        p.len = shape.iter().product::<usize>() as u32;
+        p.rank = shape.len() as u32;
+        p.plain = plain as u32;
+        p.offsets = [offsets[0] as u32, offsets[1] as u32, 0, 0];
+        for (d, &s) in shape.iter().enumerate() {
+            p.shape[d] = s as u32;
+        }
+        for (k, st) in strides.iter().enumerate() {
+            for (d, &s) in st.iter().enumerate() {
+                p.strides[k][d] = s as u32;
+            }
+        }
+        p
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ReduceParams {
+    outer: u32,
+    len: u32,
+    inner: u32,
+    scale: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    batch0: u32,
+    a_stride: u32,
+    b_stride: u32,
+    _pad: [u32; 2],
+}
+
+fn gpu(s: Arc<super::pool::PooledBuffer>) -> Storage {
+    Storage::Gpu(s)
+}
+
+impl Engine {
+    fn out(&self, len: usize) -> Arc<super::pool::PooledBuffer> {
+        Arc::new(self.alloc(len))
+    }
+
+    fn strided(
+        &self,
+        kernel: &'static str,
+        op: Option<u32>,
+        p: &StridedParams,
+        bufs: &[&wgpu::Buffer],
+    ) {
+        let wg = super::WG as f64;
+        let key = match op {
+            Some(op) => KernelKey::new(kernel, &[("OP", op as f64), ("WG", wg)]),
+            None => KernelKey::new(kernel, &[("WG", wg)]),
+        };
+        self.dispatch(
+            &key,
+            bytemuck::bytes_of(p),
+            bufs,
+            self.groups_1d(p.len as usize),
+        );
+    }
+}
+
+impl Backend for Engine {
+    fn name(&self) -> String {
+        Engine::name(self)
+    }
+
+    fn describe(&self) -> String {
+        Engine::describe(self)
+    }
+
+    fn upload(&self, data: &[f32]) -> Result<Storage> {
+        Ok(gpu(Arc::new(Engine::upload(self, data))))
+    }
+
+    fn download(&self, x: &Storage, len: usize) -> Result<Vec<f32>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            pollster::block_on(self.read_async(x.gpu()?.buffer(), len))
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = (x, len);
+            Err(Error::Gpu(
+                "blocking reads are unavailable in the browser; use to_vec_async".into(),
+            ))
+        }
+    }
+
+    fn arange(&self, len: usize, start: f32, step: f32) -> Result<Storage> {
+        let out = self.out(len);
+        let p = FillParams {
+            len: len as u32,
+            start,
+            step,
+            _pad: 0,
+        };
+        let key = KernelKey::new("fill", &[("WG", super::WG as f64)]);
+        self.dispatch(
+            &key,
+            bytemuck::bytes_of(&p),
+            &[out.buffer()],
+            self.groups_1d(len),
+        );
+        Ok(gpu(out))
+    }
+
+    fn random(&self, len: usize, dist: Distribution, seed: u64) -> Result<Storage> {
+        let out = self.out(len);
+        let (kind, a, b) = match dist {
+            Distribution::Uniform { low, high } => (0, low, high),
+            Distribution::Normal { mean, std } => (1, mean, std),
+        };
+        let p = RandomParams {
+            len: len as u32,
+            seed_lo: seed as u32,
+            seed_hi: (seed >> 32) as u32,
+            _pad: 0,
+            a,
+            b,
+            _pad2: [0; 2],
+        };
+        let key = KernelKey::new("random", &[("DIST", kind as f64), ("WG", super::WG as f64)]);
+        self.dispatch(
+            &key,
+            bytemuck::bytes_of(&p),
+            &[out.buffer()],
+            self.groups_1d(len.div_ceil(4)),
+        );
+        Ok(gpu(out))
+    }
+
+    fn unary(&self, op: UnaryOp, x: &Storage, len: usize) -> Result<Storage> {
+        let out = self.out(len);
+        let (code, scalar) = op.code();
+        let p = UnaryParams {
+            len: len as u32,
+            scalar,
+            _pad: [0; 2],
+        };
+        let key = KernelKey::new("unary", &[("OP", code as f64), ("WG", super::WG as f64)]);
+        self.dispatch(
+            &key,
+            bytemuck::bytes_of(&p),
+            &[x.gpu()?.buffer(), out.buffer()],
+            self.groups_1d(len),
+        );
+        Ok(gpu(out))
+    }
+
+    fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
+        let p = StridedParams::new(
+            &bc.shape,
+            &[&bc.strides[0], &bc.strides[1]],
+            [0, 0],
+            bc.is_plain(),
+        );
+        let out = self.out(p.len as usize);
+        self.strided(
+            "binary",
+            Some(op.code()),
+            &p,
+            &[a.gpu()?.buffer(), b.gpu()?.buffer(), out.buffer()],
+        );
+        Ok(gpu(out))
+    }
+
+    fn select(&self, cond: &Storage, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
+        let s: Vec<&[usize]> = bc.strides.iter().map(Vec::as_slice).collect();
+        let p = StridedParams::new(&bc.shape, &s, [0, 0], bc.is_plain());
+        let out = self.out(p.len as usize);
+        let bufs = [
+            cond.gpu()?.buffer(),
+            a.gpu()?.buffer(),
+            b.gpu()?.buffer(),
+            out.buffer(),
+        ];
+        self.strided("select", None, &p, &bufs);
+        Ok(gpu(out))
+    }
+
+    fn reduce(&self, op: ReduceOp, x: &Storage, d: ReduceDims, scale: f32) -> Result<Storage> {
+        let outputs = d.outer * d.inner;
+        let out = self.out(outputs);
+        let p = ReduceParams {
+            outer: d.outer as u32,
+            len: d.len as u32,
+            inner: d.inner as u32,
+            scale,
+        };
+        let rows = d.len >= ROW_REDUCE_MIN || (d.inner == 1 && d.len >= 32);
+        let consts = [("OP", op.code() as f64), ("WG", super::WG as f64)];
+        let (key, groups) = if rows {
+            (
+                KernelKey::entry("reduce", "rows", &consts),
+                self.groups_flat(outputs),
+            )
+        } else {
+            (
+                KernelKey::entry("reduce", "cols", &consts),
+                self.groups_1d(outputs),
+            )
+        };
+        self.dispatch(
+            &key,
+            bytemuck::bytes_of(&p),
+            &[x.gpu()?.buffer(), out.buffer()],
+            groups,
+        );
+        Ok(gpu(out))
+    }
+
+    fn softmax(&self, x: &Storage, d: ReduceDims, log: bool) -> Result<Storage> {
+        let out = self.out(d.outer * d.len * d.inner);
+        let p = ReduceParams {
+            outer: d.outer as u32,
+            len: d.len as u32,
+            inner: d.inner as u32,
+            scale: 1.0,
+        };
+        let key = KernelKey::new(
+            "softmax",
+            &[("LOG", log as u32 as f64), ("WG", super::WG as f64)],
+        );
+        let groups = self.groups_flat(d.outer * d.inner);
+        self.dispatch(
+            &key,
+            bytemuck::bytes_of(&p),
+            &[x.gpu()?.buffer(), out.buffer()],
+            groups,
+        );
+        Ok(gpu(out))
+    }
+
+    fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
+        let out = self.out(d.batch * d.m * d.n);
+        let t = MATMUL_TILE;
+        let key = KernelKey::new(
+            "matmul",
+            &[
+                ("TILE_M", t.m as f64),
+                ("TILE_N", t.n as f64),
+                ("TILE_K", t.k as f64),
+                ("THREADS_X", t.threads_x as f64),
+                ("THREADS_Y", t.threads_y as f64),
+                ("TRANS_A", d.trans_a as u32 as f64),
+                ("TRANS_B", d.trans_b as u32 as f64),
+            ],
+        );
+        let max = self.limits().max_compute_workgroups_per_dimension as usize;
+        let (gx, gy) = (d.n.div_ceil(t.n as usize), d.m.div_ceil(t.m as usize));
+        if gx > max || gy > max {
+            return Err(Error::invalid(
+                "matmul",
+                &[d.batch, d.m, d.n],
+                format!(
+                    "an output of {}x{} needs more than {max} workgroups per axis",
+                    d.m, d.n
+                ),
+            ));
+        }
+        let bufs = [a.gpu()?.buffer(), b.gpu()?.buffer(), out.buffer()];
+        for batch0 in (0..d.batch).step_by(max) {
+            let p = MatmulParams {
+                m: d.m as u32,
+                n: d.n as u32,
+                k: d.k as u32,
+                batch0: batch0 as u32,
+                a_stride: d.a_stride as u32,
+                b_stride: d.b_stride as u32,
+                _pad: [0; 2],
+            };
+            let gz = (d.batch - batch0).min(max);
+            self.dispatch(
+                &key,
+                bytemuck::bytes_of(&p),
+                &bufs,
+                [gx as u32, gy as u32, gz as u32],
+            );
+        }
+        Ok(gpu(out))
+    }
+
+    fn assemble(
+        &self,
+        len: usize,
+        fill: Option<f32>,
+        pieces: &[(&Storage, CopyPiece)],
+    ) -> Result<Storage> {
+        let out = self.out(len);
+        if let Some(v) = fill {
+            let p = FillParams {
+                len: len as u32,
+                start: v,
+                step: 0.0,
+                _pad: 0,
+            };
+            let key = KernelKey::new("fill", &[("WG", super::WG as f64)]);
+            self.dispatch(
+                &key,
+                bytemuck::bytes_of(&p),
+                &[out.buffer()],
+                self.groups_1d(len),
+            );
+        }
+        for (src, piece) in pieces {
+            let plain = piece.src_strides == piece.dst_strides
+                && piece.src_strides == crate::shape::strides(&piece.shape);
+            let n: usize = piece.shape.iter().product();
+            if plain {
+                let bytes = n as u64 * 4;
+                let (so, dof) = (piece.src_offset as u64 * 4, piece.dst_offset as u64 * 4);
+                self.copy(src.gpu()?.buffer(), so, out.buffer(), dof, bytes);
+                continue;
+            }
+            let p = StridedParams::new(
+                &piece.shape,
+                &[&piece.src_strides, &piece.dst_strides],
+                [piece.src_offset, piece.dst_offset],
+                false,
+            );
+            self.strided("copy", None, &p, &[src.gpu()?.buffer(), out.buffer()]);
+        }
+        Ok(gpu(out))
+    }
+
+    fn sync(&self) -> Result<()> {
+        Engine::sync(self)
+    }
+}

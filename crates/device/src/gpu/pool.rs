@@ -1,0 +1,125 @@
+//! Size-bucketed pool of storage buffers: a dropped array's buffer is kept for reuse, not freed.
+//!
+//! Buckets are powers of two (at least [`MIN_BUCKET`] bytes). Reuse is safe without waiting for
+//! the GPU because every write to a buffer is encoded in the same queue order as the reads
+//! that came before it (uploads go through a copy in the shared encoder, not `write_buffer`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Smallest bucket, in bytes.
+pub const MIN_BUCKET: u64 = 256;
+
+/// Buffers usable by every kernel, copy source and destination.
+pub const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// Counters for tests and `describe`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// buffers created on the device
+    pub created: u64,
+    /// requests served from the free lists
+    pub reused: u64,
+    /// bytes held in the free lists now
+    pub free_bytes: u64,
+}
+
+/// The pool: free lists per bucket size.
+#[derive(Debug)]
+pub struct BufferPool {
+    device: wgpu::Device,
+    max_buffer_size: u64,
+    state: Mutex<(HashMap<u64, Vec<wgpu::Buffer>>, PoolStats)>,
+}
+
+/// A buffer on loan from the pool; it goes back to its free list when dropped.
+#[derive(Debug)]
+pub struct PooledBuffer {
+    buffer: Option<wgpu::Buffer>,
+    pool: Arc<BufferPool>,
+}
+
+impl PooledBuffer {
+    /// The wgpu buffer (its size is the bucket's, at least what was asked for).
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        self.buffer
+            .as_ref()
+            .expect("a pooled buffer holds its buffer until dropped")
+    }
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        if let Some(b) = self.buffer.take() {
+            self.pool.release(b);
+        }
+    }
+}
+
+/// The bucket that holds `bytes`.
+pub fn bucket(bytes: u64) -> u64 {
+    bytes.max(MIN_BUCKET).next_power_of_two()
+}
+
+impl BufferPool {
+    /// A pool for `device`, never creating buffers over `max_buffer_size` bytes.
+    pub fn new(device: wgpu::Device, max_buffer_size: u64) -> Arc<Self> {
+        Arc::new(Self {
+            device,
+            max_buffer_size,
+            state: Mutex::new(Default::default()),
+        })
+    }
+
+    /// A buffer of at least `bytes` bytes, reused when one is free.
+    pub fn acquire(self: &Arc<Self>, bytes: u64) -> PooledBuffer {
+        // Past the largest power of two the device allows, round to 4 bytes instead.
+        let mut size = bucket(bytes);
+        if size > self.max_buffer_size {
+            size = bytes.max(MIN_BUCKET).next_multiple_of(4);
+        }
+        let reused = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let hit = st.0.get_mut(&size).and_then(Vec::pop);
+            if hit.is_some() {
+                st.1.reused += 1;
+                st.1.free_bytes -= size;
+            } else {
+                st.1.created += 1;
+            }
+            hit
+        };
+        let buffer = reused.unwrap_or_else(|| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("fovea.pool"),
+                size,
+                usage: USAGE,
+                mapped_at_creation: false,
+            })
+        });
+        PooledBuffer {
+            buffer: Some(buffer),
+            pool: self.clone(),
+        }
+    }
+
+    fn release(&self, b: wgpu::Buffer) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.1.free_bytes += b.size();
+        st.0.entry(b.size()).or_default().push(b);
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> PoolStats {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// Frees every idle buffer (e.g. between a training run and a visualization).
+    pub fn trim(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0.clear();
+        st.1.free_bytes = 0;
+    }
+}
