@@ -3,10 +3,14 @@
 
 use crate::backend::Backend;
 use crate::cpu::Cpu;
-use crate::error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::error::Error;
+use crate::error::Result;
 use crate::gpu::{Engine, GpuOptions};
 use std::sync::{Arc, OnceLock};
 
+// One `Inner` exists per device, behind an `Arc`: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Inner {
     Cpu(Cpu),

@@ -13,6 +13,10 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("reduce", include_str!("../../../../shaders/reduce.wgsl")),
     ("softmax", include_str!("../../../../shaders/softmax.wgsl")),
     ("matmul", include_str!("../../../../shaders/matmul.wgsl")),
+    (
+        "matmul_rows",
+        include_str!("../../../../shaders/matmul_rows.wgsl"),
+    ),
     ("copy", include_str!("../../../../shaders/copy.wgsl")),
 ];
 
@@ -79,10 +83,17 @@ impl PipelineCache {
                     if std::env::var_os("FOVEA_PRINT_WGSL").is_some() {
                         eprintln!("// ---- {}.wgsl\n{src}", key.shader);
                     }
-                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    let desc = wgpu::ShaderModuleDescriptor {
                         label: Some(key.shader),
                         source: wgpu::ShaderSource::Wgsl(src.into()),
-                    })
+                    };
+                    let mode = std::env::var("FOVEA_CHECKS").unwrap_or_default();
+                    let checks = wgpu::ShaderRuntimeChecks {
+                        bounds_checks: !mode.contains("nobounds"),
+                        force_loop_bounding: !mode.contains("noloop"),
+                        ..wgpu::ShaderRuntimeChecks::checked()
+                    };
+                    unsafe { device.create_shader_module_trusted(desc, checks) }
                 })
                 .clone()
         };

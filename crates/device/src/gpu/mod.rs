@@ -183,7 +183,7 @@ impl Engine {
             self.info.driver,
             self.info.driver_info,
             mib(l.max_buffer_size),
-            mib(l.max_storage_buffer_binding_size as u64),
+            mib(l.max_storage_buffer_binding_size),
             l.max_compute_invocations_per_workgroup,
             l.max_compute_workgroup_size_x,
             l.max_compute_workgroup_size_y,

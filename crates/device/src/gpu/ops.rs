@@ -11,11 +11,9 @@ use crate::shape::MAX_RANK;
 use bytemuck::{Pod, Zeroable};
 use std::sync::Arc;
 
-/// Output tile of one matmul workgroup (rows x cols), its depth along K, and its threads.
-/// These are the `override` constants of `shaders/matmul.wgsl`.
+/// Matmul tiling: the `override` constants of `shaders/matmul.wgsl`. Each invocation
+/// computes an 8 x 8 block of C, so a workgroup covers (8 threads_y) x (8 threads_x).
 pub const MATMUL_TILE: MatmulTile = MatmulTile {
-    m: 64,
-    n: 64,
     k: 16,
     threads_x: 16,
     threads_y: 16,
@@ -24,16 +22,50 @@ pub const MATMUL_TILE: MatmulTile = MatmulTile {
 /// Tile sizes of the matmul kernel (see `shaders/matmul.wgsl`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatmulTile {
-    /// rows of C per workgroup
-    pub m: u32,
-    /// columns of C per workgroup
-    pub n: u32,
-    /// depth of each shared-memory slab
+    /// depth of each workgroup-memory slab along K
     pub k: u32,
-    /// invocations along columns
+    /// invocations along columns (the tile is 8 times wider)
     pub threads_x: u32,
-    /// invocations along rows
+    /// invocations along rows (the tile is 8 times taller)
     pub threads_y: u32,
+}
+
+impl MatmulTile {
+    /// Rows of C per workgroup.
+    pub fn m(&self) -> u32 {
+        8 * self.threads_y
+    }
+
+    /// Columns of C per workgroup.
+    pub fn n(&self) -> u32 {
+        8 * self.threads_x
+    }
+}
+
+/// The matmul tile in use: [`MATMUL_TILE`], or `FOVEA_MATMUL_TILE=k,threads_x,threads_y`
+/// (a debug and tuning switch; an unusable value is reported and ignored).
+pub fn matmul_tile() -> MatmulTile {
+    static TILE: std::sync::OnceLock<MatmulTile> = std::sync::OnceLock::new();
+    *TILE.get_or_init(|| {
+        let Ok(spec) = std::env::var("FOVEA_MATMUL_TILE") else {
+            return MATMUL_TILE;
+        };
+        let v: Vec<u32> = spec
+            .split(',')
+            .filter_map(|x| x.trim().parse().ok())
+            .collect();
+        match v[..] {
+            [k, threads_x, threads_y] if k > 0 && threads_x * threads_y > 0 => MatmulTile {
+                k,
+                threads_x,
+                threads_y,
+            },
+            _ => {
+                log::warn!("FOVEA_MATMUL_TILE={spec} is not k,threads_x,threads_y; ignored");
+                MATMUL_TILE
+            }
+        }
+    })
 }
 
 /// Reductions with at least this many elements per output use a workgroup per output.
@@ -325,21 +357,40 @@ impl Backend for Engine {
 
     fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
         let out = self.out(d.batch * d.m * d.n);
-        let t = MATMUL_TILE;
-        let key = KernelKey::new(
-            "matmul",
-            &[
-                ("TILE_M", t.m as f64),
-                ("TILE_N", t.n as f64),
-                ("TILE_K", t.k as f64),
-                ("THREADS_X", t.threads_x as f64),
-                ("THREADS_Y", t.threads_y as f64),
-                ("TRANS_A", d.trans_a as u32 as f64),
-                ("TRANS_B", d.trans_b as u32 as f64),
-            ],
-        );
+        let t = matmul_tile();
+        let (key, tile_m, tile_n) = if std::env::var("FOVEA_ROWS").is_ok() {
+            let threads: u32 = std::env::var("FOVEA_ROWS").unwrap().parse().unwrap_or(64);
+            (
+                KernelKey::new(
+                    "matmul_rows",
+                    &[
+                        ("TILE_K", t.k as f64),
+                        ("THREADS", threads as f64),
+                        ("TRANS_A", d.trans_a as u32 as f64),
+                        ("TRANS_B", d.trans_b as u32 as f64),
+                    ],
+                ),
+                16,
+                4 * threads,
+            )
+        } else {
+            (
+                KernelKey::new(
+                    "matmul",
+                    &[
+                        ("TILE_K", t.k as f64),
+                        ("THREADS_X", t.threads_x as f64),
+                        ("THREADS_Y", t.threads_y as f64),
+                        ("TRANS_A", d.trans_a as u32 as f64),
+                        ("TRANS_B", d.trans_b as u32 as f64),
+                    ],
+                ),
+                t.m(),
+                t.n(),
+            )
+        };
         let max = self.limits().max_compute_workgroups_per_dimension as usize;
-        let (gx, gy) = (d.n.div_ceil(t.n as usize), d.m.div_ceil(t.m as usize));
+        let (gx, gy) = (d.n.div_ceil(tile_n as usize), d.m.div_ceil(tile_m as usize));
         if gx > max || gy > max {
             return Err(Error::invalid(
                 "matmul",

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Fovea needs on a fresh Debian/Ubuntu machine, and nothing that is already there:
+#   - a Vulkan loader and driver (Mesa's lavapipe, a software Vulkan) when no Vulkan driver is
+#     installed, so the WGSL kernels run even without a GPU;
+#   - the wasm32 Rust target, for the browser build check.
+set -euo pipefail
+
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "setup: installing $*"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+missing=()
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
+    missing+=(libvulkan1)
+fi
+if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
+    missing+=(mesa-vulkan-drivers)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+fi
+
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
