@@ -1,6 +1,7 @@
 //! `fovea bench`: kernel throughput next to a CPU library baseline timed in the same run.
 
 use clap::Subcommand;
+use fovea_device::gpu::MatmulKernel;
 use fovea_device::{Array, Device};
 use std::time::Instant;
 
@@ -106,10 +107,12 @@ fn matmul(
             Ok(c)
         });
         let c = c?;
-        row(
-            &format!("fovea {}", if dev.is_cpu() { "cpu" } else { "gpu" }),
-            gpu_s,
-        );
+        let name = match dev.engine().map(|e| e.matmul_kernel()) {
+            Some(MatmulKernel::Tiled) => "fovea gpu (tiled)".to_string(),
+            Some(MatmulKernel::Subgroup { size }) => format!("fovea gpu (subgroup {size})"),
+            None => "fovea cpu".to_string(),
+        };
+        row(&name, gpu_s);
 
         let (lib_s, want) = time(reps, || sgemm(n, &host_a, &host_b));
         row("matrixmultiply sgemm", lib_s);

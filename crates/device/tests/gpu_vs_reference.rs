@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use fovea_device::gpu::MatmulKernel;
 use fovea_device::{Array, Device, Error};
 use rand::Rng;
 
@@ -497,9 +498,47 @@ fn softmax_is_stable_and_matches() {
     }
 }
 
+/// Both matmul kernels (the plain one, and the subgroup one where the adapter has it).
+fn matmul_kernels() -> Vec<MatmulKernel> {
+    let engine = gpu_engine();
+    let mut out = vec![MatmulKernel::Tiled];
+    out.extend(engine.subgroup_matmul());
+    out
+}
+
+fn gpu_engine() -> &'static fovea_device::gpu::Engine {
+    static DEV: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    DEV.get_or_init(gpu).engine().unwrap()
+}
+
 #[test]
 fn matmul_matches_on_awkward_shapes() {
+    let default = gpu_engine().matmul_kernel();
+    for kernel in matmul_kernels() {
+        gpu_engine().set_matmul_kernel(kernel).unwrap();
+        matmul_awkward(kernel);
+    }
+    gpu_engine().set_matmul_kernel(default).unwrap();
+}
+
+fn matmul_awkward(kernel: MatmulKernel) {
     let mut r = rng(16);
+    // Several workgroups along both axes of C, with partial tiles at every edge.
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (m, k, n) = (263, 41, 290);
+        let a_shape = if ta { [2, k, m] } else { [2, m, k] };
+        let b_shape = if tb { [2, n, k] } else { [2, k, n] };
+        let (ga, ca) = pair(&data(&mut r, 2 * m * k, -1.0, 1.0), &a_shape);
+        let (gb, cb) = pair(&data(&mut r, 2 * k * n, -1.0, 1.0), &b_shape);
+        let what = format!("{kernel:?} matmul {m}x{k}x{n} trans ({ta}, {tb})");
+        assert_close(
+            &what,
+            &ga.matmul_t(&gb, ta, tb).unwrap(),
+            &ca.matmul_t(&cb, ta, tb).unwrap(),
+            1e-5,
+            1e-4,
+        );
+    }
     let sizes = [1, 2, 3, 7, 16, 17, 63, 64, 65, 129];
     for trial in 0..30 {
         let (m, k, n) = (
@@ -521,7 +560,7 @@ fn matmul_matches_on_awkward_shapes() {
         };
         let (ga, ca) = pair(&data(&mut r, a_shape.iter().product(), -1.0, 1.0), &a_shape);
         let (gb, cb) = pair(&data(&mut r, b_shape.iter().product(), -1.0, 1.0), &b_shape);
-        let what = format!("matmul {m}x{k}x{n} batch {batch} trans ({ta}, {tb})");
+        let what = format!("{kernel:?} matmul {m}x{k}x{n} batch {batch} trans ({ta}, {tb})");
         let tol = 1e-6 * k as f32 + 1e-6;
         assert_close(
             &what,

@@ -10,7 +10,7 @@ fn every_shader_parses_and_validates() {
             .unwrap_or_else(|e| panic!("{name}.wgsl: {}", e.emit_to_string(src)));
         let mut v = naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::default(),
+            naga::valid::Capabilities::SUBGROUP | naga::valid::Capabilities::SHADER_FLOAT16,
         );
         v.validate(&module)
             .unwrap_or_else(|e| panic!("{name}.wgsl does not validate: {e:?}"));

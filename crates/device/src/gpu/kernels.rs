@@ -14,8 +14,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("softmax", include_str!("../../../../shaders/softmax.wgsl")),
     ("matmul", include_str!("../../../../shaders/matmul.wgsl")),
     (
-        "matmul_rows",
-        include_str!("../../../../shaders/matmul_rows.wgsl"),
+        "matmul_subgroup",
+        include_str!("../../../../shaders/matmul_subgroup.wgsl"),
     ),
     ("copy", include_str!("../../../../shaders/copy.wgsl")),
 ];

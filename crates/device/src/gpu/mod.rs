@@ -73,12 +73,42 @@ pub struct Engine {
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
+    features: wgpu::Features,
     pub(crate) pool: Arc<BufferPool>,
     pipelines: PipelineCache,
     ring: wgpu::Buffer,
     uniform_align: usize,
     batch: Mutex<Batch>,
     error: Arc<Mutex<Option<String>>>,
+    matmul_kernel: Mutex<MatmulKernel>,
+}
+
+/// Which matmul kernel the engine dispatches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulKernel {
+    /// `matmul.wgsl`: plain WGSL, every adapter.
+    Tiled,
+    /// `matmul_subgroup.wgsl`: subgroup broadcasts, on adapters whose subgroups have one
+    /// fixed size of at least 8.
+    Subgroup {
+        /// the adapter's subgroup size
+        size: u32,
+    },
+}
+
+impl MatmulKernel {
+    /// The best kernel for an adapter, unless `FOVEA_MATMUL_KERNEL=tiled` forces the plain one.
+    fn choose(info: &wgpu::AdapterInfo, features: wgpu::Features) -> Self {
+        let forced_plain = std::env::var("FOVEA_MATMUL_KERNEL").is_ok_and(|v| v == "tiled");
+        let fixed = info.subgroup_min_size == info.subgroup_max_size && info.subgroup_min_size >= 8;
+        if features.contains(wgpu::Features::SUBGROUP) && fixed && !forced_plain {
+            MatmulKernel::Subgroup {
+                size: info.subgroup_min_size,
+            }
+        } else {
+            MatmulKernel::Tiled
+        }
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -123,10 +153,14 @@ impl Engine {
         };
         let info = adapter.get_info();
         let limits = adapter.limits();
+        // Optional features are enabled when the adapter has them; kernels that use them
+        // are chosen at dispatch time and the plain path is always kept.
+        let features = adapter.features() & (wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("fovea"),
                 required_limits: limits.clone(),
+                required_features: features,
                 ..Default::default()
             })
             .await
@@ -145,12 +179,14 @@ impl Engine {
             mapped_at_creation: false,
         });
         let pool = BufferPool::new(device.clone(), limits.max_buffer_size);
+        let matmul_kernel = Mutex::new(MatmulKernel::choose(&info, features));
         Ok(Self {
             uniform_align: limits.min_uniform_buffer_offset_alignment.max(16) as usize,
             device,
             queue,
             info,
             limits,
+            features,
             pool,
             pipelines: PipelineCache::default(),
             ring,
@@ -160,6 +196,7 @@ impl Engine {
                 dispatches: 0,
             }),
             error,
+            matmul_kernel,
         })
     }
 
@@ -178,7 +215,7 @@ impl Engine {
         format!(
             "{}\n  driver: {} {}\n  max buffer: {:.0} MiB, max storage binding: {:.0} MiB\n  \
              max workgroup: {} invocations, {}x{}x{}, {} KiB shared, {} workgroups per dimension\n  \
-             storage buffers per stage: {}",
+             storage buffers per stage: {}\n  optional features: shader-f16 {}, subgroups {} (sizes {}..{})\n  matmul kernel: {:?}",
             self.name(),
             self.info.driver,
             self.info.driver_info,
@@ -191,7 +228,48 @@ impl Engine {
             l.max_compute_workgroup_storage_size / 1024,
             l.max_compute_workgroups_per_dimension,
             l.max_storage_buffers_per_shader_stage,
+            yes_no(self.features.contains(wgpu::Features::SHADER_F16)),
+            yes_no(self.features.contains(wgpu::Features::SUBGROUP)),
+            self.info.subgroup_min_size,
+            self.info.subgroup_max_size,
+            self.matmul_kernel(),
         )
+    }
+
+    /// The matmul kernel in use.
+    pub fn matmul_kernel(&self) -> MatmulKernel {
+        *self.matmul_kernel.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Chooses the matmul kernel (tests run both). Returns an error for a subgroup kernel the
+    /// adapter cannot run.
+    pub fn set_matmul_kernel(&self, kernel: MatmulKernel) -> Result<()> {
+        if let MatmulKernel::Subgroup { size } = kernel {
+            let ok = self.features.contains(wgpu::Features::SUBGROUP)
+                && self.info.subgroup_min_size == size
+                && self.info.subgroup_max_size == size
+                && size >= 8;
+            if !ok {
+                return Err(Error::Gpu(format!(
+                    "this adapter cannot run the subgroup matmul with subgroups of {size}"
+                )));
+            }
+        }
+        *self.matmul_kernel.lock().unwrap_or_else(|e| e.into_inner()) = kernel;
+        Ok(())
+    }
+
+    /// The subgroup kernel, if this adapter can run it.
+    pub fn subgroup_matmul(&self) -> Option<MatmulKernel> {
+        match MatmulKernel::choose(&self.info, self.features) {
+            k @ MatmulKernel::Subgroup { .. } => Some(k),
+            MatmulKernel::Tiled => None,
+        }
+    }
+
+    /// Optional features the device was opened with (`SHADER_F16`, `SUBGROUP`).
+    pub fn features(&self) -> wgpu::Features {
+        self.features
     }
 
     /// The limits the device was opened with.
@@ -360,5 +438,13 @@ impl Engine {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
         self.take_error()
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
     }
 }

@@ -1,7 +1,7 @@
 //! `Backend` for the wgpu engine: each op fills its kernel's `Params` and records a dispatch.
 
 use super::kernels::KernelKey;
-use super::Engine;
+use super::{Engine, MatmulKernel};
 use crate::backend::{Backend, Storage};
 use crate::error::{Error, Result};
 use crate::ops::{
@@ -11,8 +11,9 @@ use crate::shape::MAX_RANK;
 use bytemuck::{Pod, Zeroable};
 use std::sync::Arc;
 
-/// Matmul tiling: the `override` constants of `shaders/matmul.wgsl`. Each invocation
-/// computes an 8 x 8 block of C, so a workgroup covers (8 threads_y) x (8 threads_x).
+/// Matmul tiling: the `override` constants of `shaders/matmul.wgsl` and
+/// `shaders/matmul_subgroup.wgsl`. An invocation computes an 8 x 8 (subgroup kernel:
+/// 16 x 8) block of C, so a workgroup covers (8 or 16 threads_y) x (8 threads_x).
 pub const MATMUL_TILE: MatmulTile = MatmulTile {
     k: 16,
     threads_x: 16,
@@ -24,22 +25,11 @@ pub const MATMUL_TILE: MatmulTile = MatmulTile {
 pub struct MatmulTile {
     /// depth of each workgroup-memory slab along K
     pub k: u32,
-    /// invocations along columns (the tile is 8 times wider)
+    /// invocations along columns (the tile is 8 times wider; the subgroup kernel rounds
+    /// this up to a multiple of the subgroup size)
     pub threads_x: u32,
-    /// invocations along rows (the tile is 8 times taller)
+    /// invocations along rows (the tile is 8 or 16 times taller)
     pub threads_y: u32,
-}
-
-impl MatmulTile {
-    /// Rows of C per workgroup.
-    pub fn m(&self) -> u32 {
-        8 * self.threads_y
-    }
-
-    /// Columns of C per workgroup.
-    pub fn n(&self) -> u32 {
-        8 * self.threads_x
-    }
 }
 
 /// The matmul tile in use: [`MATMUL_TILE`], or `FOVEA_MATMUL_TILE=k,threads_x,threads_y`
@@ -358,37 +348,24 @@ impl Backend for Engine {
     fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
         let out = self.out(d.batch * d.m * d.n);
         let t = matmul_tile();
-        let (key, tile_m, tile_n) = if std::env::var("FOVEA_ROWS").is_ok() {
-            let threads: u32 = std::env::var("FOVEA_ROWS").unwrap().parse().unwrap_or(64);
-            (
-                KernelKey::new(
-                    "matmul_rows",
-                    &[
-                        ("TILE_K", t.k as f64),
-                        ("THREADS", threads as f64),
-                        ("TRANS_A", d.trans_a as u32 as f64),
-                        ("TRANS_B", d.trans_b as u32 as f64),
-                    ],
-                ),
-                16,
-                4 * threads,
-            )
-        } else {
-            (
-                KernelKey::new(
-                    "matmul",
-                    &[
-                        ("TILE_K", t.k as f64),
-                        ("THREADS_X", t.threads_x as f64),
-                        ("THREADS_Y", t.threads_y as f64),
-                        ("TRANS_A", d.trans_a as u32 as f64),
-                        ("TRANS_B", d.trans_b as u32 as f64),
-                    ],
-                ),
-                t.m(),
-                t.n(),
-            )
+        let (shader, threads_x) = match self.matmul_kernel() {
+            MatmulKernel::Tiled => ("matmul", t.threads_x),
+            MatmulKernel::Subgroup { size } => {
+                ("matmul_subgroup", t.threads_x.next_multiple_of(size))
+            }
         };
+        let key = KernelKey::new(
+            shader,
+            &[
+                ("TILE_K", t.k as f64),
+                ("THREADS_X", threads_x as f64),
+                ("THREADS_Y", t.threads_y as f64),
+                ("TRANS_A", d.trans_a as u32 as f64),
+                ("TRANS_B", d.trans_b as u32 as f64),
+            ],
+        );
+        let rows = if shader == "matmul" { 8 } else { 16 };
+        let (tile_m, tile_n) = (rows * t.threads_y, 8 * threads_x);
         let max = self.limits().max_compute_workgroups_per_dimension as usize;
         let (gx, gy) = (d.n.div_ceil(tile_n as usize), d.m.div_ceil(tile_m as usize));
         if gx > max || gy > max {
