@@ -178,7 +178,12 @@ impl Engine {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let pool = BufferPool::new(device.clone(), limits.max_buffer_size);
+        let pool = BufferPool::new(
+            device.clone(),
+            limits
+                .max_storage_buffer_binding_size
+                .min(limits.max_buffer_size),
+        );
         let matmul_kernel = Mutex::new(MatmulKernel::choose(&info, features));
         Ok(Self {
             uniform_align: limits.min_uniform_buffer_offset_alignment.max(16) as usize,
@@ -287,9 +292,28 @@ impl Engine {
         self.pipelines.len()
     }
 
-    /// A pooled buffer for `len` f32 elements.
-    pub(crate) fn alloc(&self, len: usize) -> PooledBuffer {
-        self.pool.acquire((len as u64 * 4).max(4))
+    /// A pooled buffer for `len` f32 elements, or an error naming the size and the limit when
+    /// it cannot be bound as one storage buffer on this adapter.
+    pub(crate) fn alloc(&self, len: usize) -> Result<PooledBuffer> {
+        let bytes = len as u64 * 4;
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        if bytes > limit {
+            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+            return Err(Error::invalid(
+                "alloc",
+                &[len],
+                format!(
+                    "{:.1} MiB exceeds this adapter's largest storage binding ({:.1} MiB); \
+                     split the array along its first axis",
+                    mib(bytes),
+                    mib(limit)
+                ),
+            ));
+        }
+        Ok(self.pool.acquire(bytes))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Batch> {
@@ -328,7 +352,7 @@ impl Engine {
         &self,
         key: &KernelKey,
         params: &[u8],
-        buffers: &[&wgpu::Buffer],
+        buffers: &[&PooledBuffer],
         groups: [u32; 3],
     ) {
         if groups.contains(&0) {
@@ -359,7 +383,7 @@ impl Engine {
                 .enumerate()
                 .map(|(i, buf)| wgpu::BindGroupEntry {
                     binding: i as u32 + 1,
-                    resource: buf.as_entire_binding(),
+                    resource: buf.binding(),
                 }),
         );
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -1,6 +1,7 @@
 //! `Backend` for the wgpu engine: each op fills its kernel's `Params` and records a dispatch.
 
 use super::kernels::KernelKey;
+use super::pool::PooledBuffer;
 use super::{Engine, MatmulKernel};
 use crate::backend::{Backend, Storage};
 use crate::error::{Error, Result};
@@ -143,13 +144,13 @@ struct MatmulParams {
     _pad: [u32; 2],
 }
 
-fn gpu(s: Arc<super::pool::PooledBuffer>) -> Storage {
+fn gpu(s: Arc<PooledBuffer>) -> Storage {
     Storage::Gpu(s)
 }
 
 impl Engine {
-    fn out(&self, len: usize) -> Arc<super::pool::PooledBuffer> {
-        Arc::new(self.alloc(len))
+    fn out(&self, len: usize) -> Result<Arc<PooledBuffer>> {
+        Ok(Arc::new(self.alloc(len)?))
     }
 
     fn strided(
@@ -157,7 +158,7 @@ impl Engine {
         kernel: &'static str,
         op: Option<u32>,
         p: &StridedParams,
-        bufs: &[&wgpu::Buffer],
+        bufs: &[&PooledBuffer],
     ) {
         let wg = super::WG as f64;
         let key = match op {
@@ -183,7 +184,7 @@ impl Backend for Engine {
     }
 
     fn upload(&self, data: &[f32]) -> Result<Storage> {
-        Ok(gpu(Arc::new(Engine::upload(self, data))))
+        Ok(gpu(Arc::new(Engine::upload(self, data)?)))
     }
 
     fn download(&self, x: &Storage, len: usize) -> Result<Vec<f32>> {
@@ -201,7 +202,7 @@ impl Backend for Engine {
     }
 
     fn arange(&self, len: usize, start: f32, step: f32) -> Result<Storage> {
-        let out = self.out(len);
+        let out = self.out(len)?;
         let p = FillParams {
             len: len as u32,
             start,
@@ -209,17 +210,12 @@ impl Backend for Engine {
             _pad: 0,
         };
         let key = KernelKey::new("fill", &[("WG", super::WG as f64)]);
-        self.dispatch(
-            &key,
-            bytemuck::bytes_of(&p),
-            &[out.buffer()],
-            self.groups_1d(len),
-        );
+        self.dispatch(&key, bytemuck::bytes_of(&p), &[&out], self.groups_1d(len));
         Ok(gpu(out))
     }
 
     fn random(&self, len: usize, dist: Distribution, seed: u64) -> Result<Storage> {
-        let out = self.out(len);
+        let out = self.out(len)?;
         let (kind, a, b) = match dist {
             Distribution::Uniform { low, high } => (0, low, high),
             Distribution::Normal { mean, std } => (1, mean, std),
@@ -237,14 +233,14 @@ impl Backend for Engine {
         self.dispatch(
             &key,
             bytemuck::bytes_of(&p),
-            &[out.buffer()],
+            &[&out],
             self.groups_1d(len.div_ceil(4)),
         );
         Ok(gpu(out))
     }
 
     fn unary(&self, op: UnaryOp, x: &Storage, len: usize) -> Result<Storage> {
-        let out = self.out(len);
+        let out = self.out(len)?;
         let (code, scalar) = op.code();
         let p = UnaryParams {
             len: len as u32,
@@ -255,7 +251,7 @@ impl Backend for Engine {
         self.dispatch(
             &key,
             bytemuck::bytes_of(&p),
-            &[x.gpu()?.buffer(), out.buffer()],
+            &[x.gpu()?, &out],
             self.groups_1d(len),
         );
         Ok(gpu(out))
@@ -268,33 +264,23 @@ impl Backend for Engine {
             [0, 0],
             bc.is_plain(),
         );
-        let out = self.out(p.len as usize);
-        self.strided(
-            "binary",
-            Some(op.code()),
-            &p,
-            &[a.gpu()?.buffer(), b.gpu()?.buffer(), out.buffer()],
-        );
+        let out = self.out(p.len as usize)?;
+        self.strided("binary", Some(op.code()), &p, &[a.gpu()?, b.gpu()?, &out]);
         Ok(gpu(out))
     }
 
     fn select(&self, cond: &Storage, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
         let s: Vec<&[usize]> = bc.strides.iter().map(Vec::as_slice).collect();
         let p = StridedParams::new(&bc.shape, &s, [0, 0], bc.is_plain());
-        let out = self.out(p.len as usize);
-        let bufs = [
-            cond.gpu()?.buffer(),
-            a.gpu()?.buffer(),
-            b.gpu()?.buffer(),
-            out.buffer(),
-        ];
+        let out = self.out(p.len as usize)?;
+        let bufs = [cond.gpu()?, a.gpu()?, b.gpu()?, &out];
         self.strided("select", None, &p, &bufs);
         Ok(gpu(out))
     }
 
     fn reduce(&self, op: ReduceOp, x: &Storage, d: ReduceDims, scale: f32) -> Result<Storage> {
         let outputs = d.outer * d.inner;
-        let out = self.out(outputs);
+        let out = self.out(outputs)?;
         let p = ReduceParams {
             outer: d.outer as u32,
             len: d.len as u32,
@@ -314,17 +300,12 @@ impl Backend for Engine {
                 self.groups_1d(outputs),
             )
         };
-        self.dispatch(
-            &key,
-            bytemuck::bytes_of(&p),
-            &[x.gpu()?.buffer(), out.buffer()],
-            groups,
-        );
+        self.dispatch(&key, bytemuck::bytes_of(&p), &[x.gpu()?, &out], groups);
         Ok(gpu(out))
     }
 
     fn softmax(&self, x: &Storage, d: ReduceDims, log: bool) -> Result<Storage> {
-        let out = self.out(d.outer * d.len * d.inner);
+        let out = self.out(d.outer * d.len * d.inner)?;
         let p = ReduceParams {
             outer: d.outer as u32,
             len: d.len as u32,
@@ -336,17 +317,12 @@ impl Backend for Engine {
             &[("LOG", log as u32 as f64), ("WG", super::WG as f64)],
         );
         let groups = self.groups_flat(d.outer * d.inner);
-        self.dispatch(
-            &key,
-            bytemuck::bytes_of(&p),
-            &[x.gpu()?.buffer(), out.buffer()],
-            groups,
-        );
+        self.dispatch(&key, bytemuck::bytes_of(&p), &[x.gpu()?, &out], groups);
         Ok(gpu(out))
     }
 
     fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
-        let out = self.out(d.batch * d.m * d.n);
+        let out = self.out(d.batch * d.m * d.n)?;
         let t = matmul_tile();
         let (shader, threads_x) = match self.matmul_kernel() {
             MatmulKernel::Tiled => ("matmul", t.threads_x),
@@ -378,7 +354,7 @@ impl Backend for Engine {
                 ),
             ));
         }
-        let bufs = [a.gpu()?.buffer(), b.gpu()?.buffer(), out.buffer()];
+        let bufs = [a.gpu()?, b.gpu()?, &out];
         for batch0 in (0..d.batch).step_by(max) {
             let p = MatmulParams {
                 m: d.m as u32,
@@ -406,7 +382,7 @@ impl Backend for Engine {
         fill: Option<f32>,
         pieces: &[(&Storage, CopyPiece)],
     ) -> Result<Storage> {
-        let out = self.out(len);
+        let out = self.out(len)?;
         if let Some(v) = fill {
             let p = FillParams {
                 len: len as u32,
@@ -415,12 +391,7 @@ impl Backend for Engine {
                 _pad: 0,
             };
             let key = KernelKey::new("fill", &[("WG", super::WG as f64)]);
-            self.dispatch(
-                &key,
-                bytemuck::bytes_of(&p),
-                &[out.buffer()],
-                self.groups_1d(len),
-            );
+            self.dispatch(&key, bytemuck::bytes_of(&p), &[&out], self.groups_1d(len));
         }
         for (src, piece) in pieces {
             let plain = piece.src_strides == piece.dst_strides
@@ -438,7 +409,7 @@ impl Backend for Engine {
                 [piece.src_offset, piece.dst_offset],
                 false,
             );
-            self.strided("copy", None, &p, &[src.gpu()?.buffer(), out.buffer()]);
+            self.strided("copy", None, &p, &[src.gpu()?, &out]);
         }
         Ok(gpu(out))
     }

@@ -30,7 +30,7 @@ pub struct PoolStats {
 #[derive(Debug)]
 pub struct BufferPool {
     device: wgpu::Device,
-    max_buffer_size: u64,
+    max_bucket: u64,
     state: Mutex<(HashMap<u64, Vec<wgpu::Buffer>>, PoolStats)>,
 }
 
@@ -38,6 +38,7 @@ pub struct BufferPool {
 #[derive(Debug)]
 pub struct PooledBuffer {
     buffer: Option<wgpu::Buffer>,
+    bytes: u64,
     pool: Arc<BufferPool>,
 }
 
@@ -47,6 +48,21 @@ impl PooledBuffer {
         self.buffer
             .as_ref()
             .expect("a pooled buffer holds its buffer until dropped")
+    }
+
+    /// The bytes asked for (a multiple of 4, at least 4): what kernels bind.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// A storage binding of exactly the requested bytes, so a bucket's slack never counts
+    /// against the adapter's maximum binding size.
+    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: self.buffer(),
+            offset: 0,
+            size: std::num::NonZeroU64::new(self.bytes),
+        })
     }
 }
 
@@ -64,21 +80,22 @@ pub fn bucket(bytes: u64) -> u64 {
 }
 
 impl BufferPool {
-    /// A pool for `device`, never creating buffers over `max_buffer_size` bytes.
-    pub fn new(device: wgpu::Device, max_buffer_size: u64) -> Arc<Self> {
+    /// A pool for `device`. Requests whose power-of-two bucket would exceed `max_bucket`
+    /// bytes get a buffer of their exact size instead.
+    pub fn new(device: wgpu::Device, max_bucket: u64) -> Arc<Self> {
         Arc::new(Self {
             device,
-            max_buffer_size,
+            max_bucket,
             state: Mutex::new(Default::default()),
         })
     }
 
     /// A buffer of at least `bytes` bytes, reused when one is free.
     pub fn acquire(self: &Arc<Self>, bytes: u64) -> PooledBuffer {
-        // Past the largest power of two the device allows, round to 4 bytes instead.
+        let bytes = bytes.max(4).next_multiple_of(4);
         let mut size = bucket(bytes);
-        if size > self.max_buffer_size {
-            size = bytes.max(MIN_BUCKET).next_multiple_of(4);
+        if size > self.max_bucket {
+            size = bytes.max(MIN_BUCKET);
         }
         let reused = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -101,6 +118,7 @@ impl BufferPool {
         });
         PooledBuffer {
             buffer: Some(buffer),
+            bytes,
             pool: self.clone(),
         }
     }

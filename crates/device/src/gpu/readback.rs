@@ -53,8 +53,8 @@ impl Engine {
 
     /// Uploads host data through a staging copy recorded in the shared encoder, so the write
     /// is ordered after every op already recorded (pooled buffers may be reused).
-    pub(crate) fn upload(&self, data: &[f32]) -> super::pool::PooledBuffer {
-        let dst = self.alloc(data.len());
+    pub(crate) fn upload(&self, data: &[f32]) -> Result<super::pool::PooledBuffer> {
+        let dst = self.alloc(data.len())?;
         if !data.is_empty() {
             let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("fovea.upload"),
@@ -70,6 +70,6 @@ impl Engine {
             staging.unmap();
             self.copy(&staging, 0, dst.buffer(), 0, data.len() as u64 * 4);
         }
-        dst
+        Ok(dst)
     }
 }
