@@ -56,7 +56,7 @@ macro_rules! binary_methods {
 }
 
 impl Array {
-    fn wrap(device: &Device, shape: Vec<usize>, storage: Storage) -> Array {
+    pub(crate) fn wrap(device: &Device, shape: Vec<usize>, storage: Storage) -> Array {
         Array {
             shape,
             storage,
@@ -258,7 +258,7 @@ impl Array {
         })
     }
 
-    fn same_device(&self, op: &'static str, other: &Array) -> Result<()> {
+    pub(crate) fn same_device(&self, op: &'static str, other: &Array) -> Result<()> {
         if self.device != other.device {
             return Err(Error::DeviceMismatch {
                 op,

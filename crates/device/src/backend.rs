@@ -5,7 +5,9 @@
 
 use crate::error::{Error, Result};
 use crate::ops::BinaryOp;
-use crate::ops::{Broadcast, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp, UnaryOp};
+use crate::ops::{
+    Broadcast, Conv2dGeom, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp, UnaryOp,
+};
 use std::sync::{Arc, RwLock};
 
 /// Host memory of the CPU reference backend.
@@ -74,6 +76,28 @@ pub trait Backend: Send + Sync {
         len: usize,
         fill: Option<f32>,
         pieces: &[(&Storage, CopyPiece)],
+    ) -> Result<Storage>;
+    /// 2-D convolution forward (NCHW), bias optional.
+    fn conv2d(
+        &self,
+        x: &Storage,
+        w: &Storage,
+        bias: Option<&Storage>,
+        g: &Conv2dGeom,
+    ) -> Result<Storage>;
+    /// Gradient of `sum(conv2d(x, w) * grad_y)` w.r.t. `x`.
+    fn conv2d_backward_data(
+        &self,
+        grad_y: &Storage,
+        w: &Storage,
+        g: &Conv2dGeom,
+    ) -> Result<Storage>;
+    /// Gradient of `sum(conv2d(x, w) * grad_y)` w.r.t. `w`.
+    fn conv2d_backward_weight(
+        &self,
+        x: &Storage,
+        grad_y: &Storage,
+        g: &Conv2dGeom,
     ) -> Result<Storage>;
     /// Waits until all enqueued work has finished.
     fn sync(&self) -> Result<()>;

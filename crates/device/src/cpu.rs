@@ -4,7 +4,8 @@
 use crate::backend::{Backend, CpuBuf, Storage};
 use crate::error::Result;
 use crate::ops::{
-    BinaryOp, Broadcast, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp, UnaryOp,
+    BinaryOp, Broadcast, Conv2dGeom, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp,
+    UnaryOp,
 };
 use crate::philox;
 use std::sync::{Arc, RwLock};
@@ -261,6 +262,48 @@ impl Backend for Cpu {
             }
         }
         Ok(store(out))
+    }
+
+    fn conv2d(
+        &self,
+        x: &Storage,
+        w: &Storage,
+        bias: Option<&Storage>,
+        g: &Conv2dGeom,
+    ) -> Result<Storage> {
+        let b = bias.map(read).transpose()?;
+        Ok(store(crate::cpu_conv::forward(
+            &read(x)?,
+            &read(w)?,
+            b.as_deref().map(Vec::as_slice),
+            g,
+        )))
+    }
+
+    fn conv2d_backward_data(
+        &self,
+        grad_y: &Storage,
+        w: &Storage,
+        g: &Conv2dGeom,
+    ) -> Result<Storage> {
+        Ok(store(crate::cpu_conv::backward_data(
+            &read(grad_y)?,
+            &read(w)?,
+            g,
+        )))
+    }
+
+    fn conv2d_backward_weight(
+        &self,
+        x: &Storage,
+        grad_y: &Storage,
+        g: &Conv2dGeom,
+    ) -> Result<Storage> {
+        Ok(store(crate::cpu_conv::backward_weight(
+            &read(x)?,
+            &read(grad_y)?,
+            g,
+        )))
     }
 
     fn sync(&self) -> Result<()> {

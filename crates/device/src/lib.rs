@@ -19,7 +19,9 @@
 
 mod array;
 pub mod backend;
+mod conv;
 pub mod cpu;
+mod cpu_conv;
 mod device;
 pub mod error;
 pub mod gpu;
@@ -29,6 +31,7 @@ pub mod shape;
 
 pub use array::Array;
 pub use backend::Backend;
+pub use conv::Conv2dOptions;
 pub use device::Device;
 pub use error::{Error, Result};
 pub use gpu::GpuOptions;

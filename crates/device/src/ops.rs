@@ -210,3 +210,56 @@ pub struct CopyPiece {
     /// destination strides per axis of `shape`
     pub dst_strides: Vec<usize>,
 }
+
+/// Geometry of a 2-D convolution (NCHW input, `[C_out, C_in / groups, KH, KW]` weight), with
+/// PyTorch's stride, padding, dilation and groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv2dGeom {
+    /// batch
+    pub n: usize,
+    /// input channels
+    pub c_in: usize,
+    /// input height
+    pub h: usize,
+    /// input width
+    pub w: usize,
+    /// output channels
+    pub c_out: usize,
+    /// kernel height
+    pub kh: usize,
+    /// kernel width
+    pub kw: usize,
+    /// output height
+    pub oh: usize,
+    /// output width
+    pub ow: usize,
+    /// stride (rows, columns)
+    pub stride: (usize, usize),
+    /// zero padding (rows, columns)
+    pub padding: (usize, usize),
+    /// dilation (rows, columns)
+    pub dilation: (usize, usize),
+    /// channel groups
+    pub groups: usize,
+}
+
+impl Conv2dGeom {
+    /// Input row read by output row `o` at kernel row `k`, if inside the image.
+    pub fn in_row(&self, o: usize, k: usize) -> Option<usize> {
+        (o * self.stride.0 + k * self.dilation.0)
+            .checked_sub(self.padding.0)
+            .filter(|&i| i < self.h)
+    }
+
+    /// Input column read by output column `o` at kernel column `k`, if inside the image.
+    pub fn in_col(&self, o: usize, k: usize) -> Option<usize> {
+        (o * self.stride.1 + k * self.dilation.1)
+            .checked_sub(self.padding.1)
+            .filter(|&i| i < self.w)
+    }
+
+    /// Multiply-adds of the forward pass.
+    pub fn macs(&self) -> usize {
+        self.n * self.c_out * self.oh * self.ow * (self.c_in / self.groups) * self.kh * self.kw
+    }
+}

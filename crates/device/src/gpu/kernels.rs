@@ -18,6 +18,18 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../../../shaders/matmul_subgroup.wgsl"),
     ),
     ("copy", include_str!("../../../../shaders/copy.wgsl")),
+    (
+        "conv2d_fwd_igemm",
+        include_str!("../../../../shaders/conv2d_fwd_igemm.wgsl"),
+    ),
+    (
+        "conv2d_dgrad",
+        include_str!("../../../../shaders/conv2d_dgrad.wgsl"),
+    ),
+    (
+        "conv2d_wgrad",
+        include_str!("../../../../shaders/conv2d_wgrad.wgsl"),
+    ),
 ];
 
 /// What identifies a compiled pipeline: the file, the entry point and every specialisation.

@@ -6,7 +6,8 @@ use super::{Engine, MatmulKernel};
 use crate::backend::{Backend, Storage};
 use crate::error::{Error, Result};
 use crate::ops::{
-    BinaryOp, Broadcast, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp, UnaryOp,
+    BinaryOp, Broadcast, Conv2dGeom, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp,
+    UnaryOp,
 };
 use crate::shape::MAX_RANK;
 use bytemuck::{Pod, Zeroable};
@@ -144,6 +145,41 @@ struct MatmulParams {
     _pad: [u32; 2],
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ConvParams {
+    dims: [u32; 17],
+    _pad: [u32; 3],
+}
+
+impl ConvParams {
+    fn new(g: &Conv2dGeom, has_bias: bool) -> Self {
+        let v = [
+            g.n,
+            g.c_in,
+            g.h,
+            g.w,
+            g.c_out,
+            g.kh,
+            g.kw,
+            g.oh,
+            g.ow,
+            g.stride.0,
+            g.stride.1,
+            g.padding.0,
+            g.padding.1,
+            g.dilation.0,
+            g.dilation.1,
+            g.groups,
+            has_bias as usize,
+        ];
+        ConvParams {
+            dims: v.map(|d| d as u32),
+            _pad: [0; 3],
+        }
+    }
+}
+
 fn gpu(s: Arc<PooledBuffer>) -> Storage {
     Storage::Gpu(s)
 }
@@ -171,6 +207,48 @@ impl Engine {
             bufs,
             self.groups_1d(p.len as usize),
         );
+    }
+}
+
+impl Engine {
+    /// Dispatches one of the implicit-GEMM convolution kernels over a `(rows, cols)` GEMM per
+    /// channel group, with the plain matmul tiling.
+    fn conv_gemm(
+        &self,
+        shader: &'static str,
+        p: &ConvParams,
+        bufs: &[&PooledBuffer],
+        (rows, cols): (usize, usize),
+        groups: usize,
+    ) -> Result<()> {
+        let t = matmul_tile();
+        let key = KernelKey::new(
+            shader,
+            &[
+                ("TILE_K", t.k as f64),
+                ("THREADS_X", t.threads_x as f64),
+                ("THREADS_Y", t.threads_y as f64),
+            ],
+        );
+        let max = self.limits().max_compute_workgroups_per_dimension as usize;
+        let (gx, gy) = (
+            cols.div_ceil(8 * t.threads_x as usize),
+            rows.div_ceil(8 * t.threads_y as usize),
+        );
+        if gx > max || gy > max || groups > max {
+            return Err(Error::invalid(
+                "conv2d",
+                &[rows, cols, groups],
+                format!("the convolution's GEMM needs more than {max} workgroups per axis; split the batch"),
+            ));
+        }
+        self.dispatch(
+            &key,
+            bytemuck::bytes_of(p),
+            bufs,
+            [gx as u32, gy as u32, groups as u32],
+        );
+        Ok(())
     }
 }
 
@@ -411,6 +489,60 @@ impl Backend for Engine {
             );
             self.strided("copy", None, &p, &[src.gpu()?, &out]);
         }
+        Ok(gpu(out))
+    }
+
+    fn conv2d(
+        &self,
+        x: &Storage,
+        w: &Storage,
+        bias: Option<&Storage>,
+        g: &Conv2dGeom,
+    ) -> Result<Storage> {
+        let out = self.out(g.n * g.c_out * g.oh * g.ow)?;
+        let p = ConvParams::new(g, bias.is_some());
+        // Without a bias, `x` stands in for the (unread) bias binding.
+        let bufs = [x.gpu()?, w.gpu()?, bias.unwrap_or(x).gpu()?, &out];
+        let gemm = (g.c_out / g.groups, g.n * g.oh * g.ow);
+        self.conv_gemm("conv2d_fwd_igemm", &p, &bufs, gemm, g.groups)?;
+        Ok(gpu(out))
+    }
+
+    fn conv2d_backward_data(
+        &self,
+        grad_y: &Storage,
+        w: &Storage,
+        g: &Conv2dGeom,
+    ) -> Result<Storage> {
+        let out = self.out(g.n * g.c_in * g.h * g.w)?;
+        let p = ConvParams::new(g, false);
+        let gemm = (g.c_in / g.groups, g.n * g.h * g.w);
+        self.conv_gemm(
+            "conv2d_dgrad",
+            &p,
+            &[grad_y.gpu()?, w.gpu()?, &out],
+            gemm,
+            g.groups,
+        )?;
+        Ok(gpu(out))
+    }
+
+    fn conv2d_backward_weight(
+        &self,
+        x: &Storage,
+        grad_y: &Storage,
+        g: &Conv2dGeom,
+    ) -> Result<Storage> {
+        let out = self.out(g.c_out * (g.c_in / g.groups) * g.kh * g.kw)?;
+        let p = ConvParams::new(g, false);
+        let gemm = (g.c_out / g.groups, (g.c_in / g.groups) * g.kh * g.kw);
+        self.conv_gemm(
+            "conv2d_wgrad",
+            &p,
+            &[x.gpu()?, grad_y.gpu()?, &out],
+            gemm,
+            g.groups,
+        )?;
         Ok(gpu(out))
     }
 
