@@ -23,11 +23,41 @@ pub enum Bench {
         #[arg(long, default_value = "gpu")]
         device: String,
     },
+    /// A 3x3 convolution, forward and backward (data + weight), next to im2col + sgemm.
+    Conv {
+        #[command(flatten)]
+        shape: ConvShape,
+        /// Timed repetitions (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Device: gpu, cpu or best.
+        #[arg(long, default_value = "gpu")]
+        device: String,
+    },
+}
+
+/// Shape of the convolution benchmark (the issue's: N=32, C=64, 32x32, 3x3, padding 1).
+#[derive(clap::Args, Clone, Copy)]
+pub struct ConvShape {
+    /// batch
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// input and output channels
+    #[arg(long, default_value_t = 64)]
+    pub channels: usize,
+    /// image height and width
+    #[arg(long, default_value_t = 32)]
+    pub size: usize,
 }
 
 /// Runs one benchmark.
 pub fn run(what: Bench) -> Result<(), Box<dyn std::error::Error>> {
     match what {
+        Bench::Conv {
+            shape,
+            reps,
+            device,
+        } => conv(shape, reps.max(1), &device),
         Bench::Matmul {
             sizes,
             reps,
@@ -140,5 +170,159 @@ fn matmul(
             return Err(format!("the {n}^3 product disagrees with sgemm by {err}").into());
         }
     }
+    Ok(())
+}
+
+/// `[C*9, N*H*W]` columns of a 3x3, padding-1, stride-1 convolution's input.
+fn im2col(x: &[f32], n: usize, c: usize, s: usize) -> Vec<f32> {
+    let cols = n * s * s;
+    let mut out = vec![0.0; c * 9 * cols];
+    for ci in 0..c {
+        for t in 0..9 {
+            let (dy, dx) = (t / 3, t % 3);
+            let row = &mut out[(ci * 9 + t) * cols..(ci * 9 + t + 1) * cols];
+            for b in 0..n {
+                for y in 0..s {
+                    for xx in 0..s {
+                        let (iy, ix) = ((y + dy) as isize - 1, (xx + dx) as isize - 1);
+                        if iy >= 0 && ix >= 0 && (iy as usize) < s && (ix as usize) < s {
+                            row[(b * s + y) * s + xx] =
+                                x[((b * c + ci) * s + iy as usize) * s + ix as usize];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `C[m, n] = A[m, k] B[k, n]` with explicit strides for A and B (so transposes are free).
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    rsa: isize,
+    csa: isize,
+    b: &[f32],
+    rsb: isize,
+    csb: isize,
+) -> Vec<f32> {
+    let mut c = vec![0.0f32; m * n];
+    // SAFETY: the callers pass slices holding every element the strides address.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+    c
+}
+
+fn conv(shape: ConvShape, reps: usize, device: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use fovea_device::Conv2dOptions;
+    let dev = Device::from_name(device)?;
+    let (n, c, s) = (shape.batch, shape.channels, shape.size);
+    let opts = Conv2dOptions::new(1, 1, 1);
+    let flop = 2.0 * (n * c * s * s * c * 9) as f64;
+    println!("device: {}", dev.name());
+    println!(
+        "conv2d N={n} C_in=C_out={c} {s}x{s} 3x3 pad 1: {:.2} GFLOP forward, {:.2} backward",
+        flop / 1e9,
+        2.0 * flop / 1e9
+    );
+    println!(
+        "{:>10}  {:>24}  {:>10}  {:>10}",
+        "direction", "implementation", "GFLOP/s", "ms"
+    );
+    let row = |dir: &str, name: &str, f: f64, secs: f64| {
+        println!(
+            "{dir:>10}  {name:>24}  {:>10.1}  {:>10.1}",
+            f / secs / 1e9,
+            secs * 1e3
+        );
+    };
+    let host_x = Array::rand(&Device::cpu(), &[n, c, s, s], 1)?.to_vec()?;
+    let host_w = Array::rand(&Device::cpu(), &[c, c, 3, 3], 2)?.to_vec()?;
+    let host_dy = Array::rand(&Device::cpu(), &[n, c, s, s], 3)?.to_vec()?;
+    let x = Array::from_slice(&dev, &host_x, &[n, c, s, s])?;
+    let w = Array::from_slice(&dev, &host_w, &[c, c, 3, 3])?;
+    let dy = Array::from_slice(&dev, &host_dy, &[n, c, s, s])?;
+
+    let (fwd_s, _) = time(reps, || -> fovea_device::Result<()> {
+        x.conv2d(&w, None, opts)?;
+        dev.sync()
+    });
+    row("forward", "fovea implicit GEMM", flop, fwd_s);
+    let (base_fwd, _) = time(reps, || {
+        gemm(
+            c,
+            c * 9,
+            n * s * s,
+            &host_w,
+            (c * 9) as isize,
+            1,
+            &im2col(&host_x, n, c, s),
+            (n * s * s) as isize,
+            1,
+        )
+    });
+    row("forward", "im2col + sgemm", flop, base_fwd);
+
+    let (bwd_s, _) = time(reps, || -> fovea_device::Result<()> {
+        Array::conv2d_backward_data(&dy, &w, &[n, c, s, s], opts)?;
+        Array::conv2d_backward_weight(&x, &dy, &[c, c, 3, 3], opts)?;
+        dev.sync()
+    });
+    row("backward", "fovea implicit GEMM", 2.0 * flop, bwd_s);
+    // Baseline: d(cols) = W^T dY (the col2im scatter is left out, which favours the baseline),
+    // dW = dY cols^T; dY is laid out [C, N*H*W] as im2col's columns are.
+    let cols_n = n * s * s;
+    let (base_bwd, _) = time(reps, || {
+        let cols = im2col(&host_x, n, c, s);
+        let dcols = gemm(
+            c * 9,
+            c,
+            cols_n,
+            &host_w,
+            1,
+            (c * 9) as isize,
+            &host_dy,
+            cols_n as isize,
+            1,
+        );
+        let dw = gemm(
+            c,
+            cols_n,
+            c * 9,
+            &host_dy,
+            cols_n as isize,
+            1,
+            &cols,
+            1,
+            cols_n as isize,
+        );
+        (dcols, dw)
+    });
+    row("backward", "im2col + 2 sgemm", 2.0 * flop, base_bwd);
+    println!(
+        "ratios fovea / baseline: forward {:.2}, backward {:.2}",
+        base_fwd / fwd_s,
+        base_bwd / bwd_s
+    );
     Ok(())
 }
