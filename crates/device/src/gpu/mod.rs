@@ -410,16 +410,11 @@ impl Engine {
     /// Workgroup counts covering `invocations` one-dimensional work items of [`WG`] each,
     /// folded into a second dimension past the per-dimension limit.
     pub(crate) fn groups_1d(&self, invocations: usize) -> [u32; 3] {
-        let groups = invocations.div_ceil(WG as usize);
-        let max = self.limits.max_compute_workgroups_per_dimension as usize;
-        if groups <= max {
-            [groups as u32, 1, 1]
-        } else {
-            [max as u32, groups.div_ceil(max) as u32, 1]
-        }
+        self.groups_flat(invocations.div_ceil(WG as usize))
     }
 
-    /// Workgroup counts for `count` workgroups, folded like [`Engine::groups_1d`].
+    /// Workgroup counts for `count` workgroups, folded into a second dimension past the
+    /// per-dimension limit.
     pub(crate) fn groups_flat(&self, count: usize) -> [u32; 3] {
         let max = self.limits.max_compute_workgroups_per_dimension as usize;
         if count <= max {

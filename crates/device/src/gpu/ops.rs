@@ -185,6 +185,18 @@ fn gpu(s: Arc<PooledBuffer>) -> Storage {
 }
 
 impl Engine {
+    /// Records `out[i] = start + i * step` for the first `len` elements.
+    fn fill(&self, out: &PooledBuffer, len: usize, start: f32, step: f32) {
+        let p = FillParams {
+            len: len as u32,
+            start,
+            step,
+            _pad: 0,
+        };
+        let key = KernelKey::new("fill", &[("WG", super::WG as f64)]);
+        self.dispatch(&key, bytemuck::bytes_of(&p), &[out], self.groups_1d(len));
+    }
+
     fn out(&self, len: usize) -> Result<Arc<PooledBuffer>> {
         Ok(Arc::new(self.alloc(len)?))
     }
@@ -281,14 +293,7 @@ impl Backend for Engine {
 
     fn arange(&self, len: usize, start: f32, step: f32) -> Result<Storage> {
         let out = self.out(len)?;
-        let p = FillParams {
-            len: len as u32,
-            start,
-            step,
-            _pad: 0,
-        };
-        let key = KernelKey::new("fill", &[("WG", super::WG as f64)]);
-        self.dispatch(&key, bytemuck::bytes_of(&p), &[&out], self.groups_1d(len));
+        self.fill(&out, len, start, step);
         Ok(gpu(out))
     }
 
@@ -462,14 +467,7 @@ impl Backend for Engine {
     ) -> Result<Storage> {
         let out = self.out(len)?;
         if let Some(v) = fill {
-            let p = FillParams {
-                len: len as u32,
-                start: v,
-                step: 0.0,
-                _pad: 0,
-            };
-            let key = KernelKey::new("fill", &[("WG", super::WG as f64)]);
-            self.dispatch(&key, bytemuck::bytes_of(&p), &[&out], self.groups_1d(len));
+            self.fill(&out, len, v, 0.0);
         }
         for (src, piece) in pieces {
             let plain = piece.src_strides == piece.dst_strides
