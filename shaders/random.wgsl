@@ -1,7 +1,9 @@
 // Counter-based random fill with Philox4x32-10 (Salmon et al. 2011).
-// Invocation t computes block t = philox([t, 0, 0, 0], seed) and writes elements 4t..4t+3:
-//   DIST 0 (uniform):  out = a + (b - a) * (word >> 8) * 2^-24            in [a, b)
+// Invocation t computes block k = block0 + t, philox([k, 0, 0, 0], seed), and writes elements
+// 4t..4t+3 of the bound range (a large array is filled range by range, block0 = start / 4):
+//   DIST 0 (uniform):  out = a + (b - a) * u,  u = (word >> 8) * 2^-24      in [a, b)
 //   DIST 1 (normal):   Box-Muller on word pairs (0,1) and (2,3); out = a + b * z
+//   DIST 2 (dropout):  out = u >= a ? b : 0   (a = p, b = 1 / (1 - p), or 0 when p = 1)
 // The value of element i depends only on (seed, i), never on dispatch order; the CPU
 // reference (crates/device/src/philox.rs) computes the same words.
 // Dispatch: ceil(ceil(len / 4) / WG) workgroups, folded as (x, y).
@@ -13,7 +15,7 @@ struct Params {
     len: u32,
     seed_lo: u32,
     seed_hi: u32,
-    _pad: u32,
+    block0: u32,
     a: f32,
     b: f32,
     _pad2: vec2<u32>,
@@ -68,10 +70,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (base >= p.len) {
         return;
     }
-    let w = philox(vec4<u32>(t, 0u, 0u, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
+    let w = philox(vec4<u32>(p.block0 + t, 0u, 0u, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
     var v: vec4<f32>;
+    let u = vec4<f32>(unit(w.x), unit(w.y), unit(w.z), unit(w.w));
     if (DIST == 0u) {
-        v = p.a + (p.b - p.a) * vec4<f32>(unit(w.x), unit(w.y), unit(w.z), unit(w.w));
+        v = p.a + (p.b - p.a) * u;
+    } else if (DIST == 2u) {
+        v = select(vec4<f32>(0.0), vec4<f32>(p.b), u >= vec4<f32>(p.a));
     } else {
         let z = vec4<f32>(box_muller(w.x, w.y), box_muller(w.z, w.w));
         v = p.a + p.b * z;

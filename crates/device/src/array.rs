@@ -258,6 +258,15 @@ impl Array {
         })
     }
 
+    /// Whether both arrays use the same memory.
+    pub fn shares_storage(&self, other: &Array) -> bool {
+        match (&self.storage, &other.storage) {
+            (Storage::Cpu(a), Storage::Cpu(b)) => std::sync::Arc::ptr_eq(a, b),
+            (Storage::Gpu(a), Storage::Gpu(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     pub(crate) fn same_device(&self, op: &'static str, other: &Array) -> Result<()> {
         if self.device != other.device {
             return Err(Error::DeviceMismatch {

@@ -6,7 +6,8 @@
 use crate::error::{Error, Result};
 use crate::ops::BinaryOp;
 use crate::ops::{
-    Broadcast, Conv2dGeom, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp, UnaryOp,
+    AdamStep, Broadcast, ChannelDims, Conv2dGeom, CopyPiece, CrossEntropyGeom, Distribution,
+    MatmulDims, Pool2dGeom, ReduceDims, ReduceOp, ResizeGeom, SgdStep, UnaryOp,
 };
 use std::sync::{Arc, RwLock};
 
@@ -35,6 +36,11 @@ impl Storage {
 
     /// The GPU buffer, or an error if this storage lives elsewhere.
     pub fn gpu(&self) -> Result<&crate::gpu::pool::PooledBuffer> {
+        self.gpu_shared().map(|b| &**b)
+    }
+
+    /// The shared handle of the GPU buffer, or an error if this storage lives elsewhere.
+    pub fn gpu_shared(&self) -> Result<&Arc<crate::gpu::pool::PooledBuffer>> {
         match self {
             Storage::Gpu(b) => Ok(b),
             Storage::Cpu(_) => Err(Error::Gpu(
@@ -99,6 +105,67 @@ pub trait Backend: Send + Sync {
         grad_y: &Storage,
         g: &Conv2dGeom,
     ) -> Result<Storage>;
+    /// Pooling forward; max pooling also returns the plane-local index (`iy * W + ix`, as f32)
+    /// of each window's maximum.
+    fn pool2d(&self, x: &Storage, g: &Pool2dGeom) -> Result<(Storage, Option<Storage>)>;
+    /// Pooling backward (max pooling routes through `indices`).
+    fn pool2d_backward(
+        &self,
+        grad_y: &Storage,
+        indices: Option<&Storage>,
+        g: &Pool2dGeom,
+    ) -> Result<Storage>;
+    /// Bilinear resize forward.
+    fn resize_bilinear(&self, x: &Storage, g: &ResizeGeom) -> Result<Storage>;
+    /// Bilinear resize backward.
+    fn resize_bilinear_backward(&self, grad_y: &Storage, g: &ResizeGeom) -> Result<Storage>;
+    /// Per-channel moments `[2 * C]` of an NCHW array: without `z`, the mean and the biased
+    /// variance of `x`; with `z`, `sum(z)` and `sum(z * (x - center))`.
+    fn channel_moments(
+        &self,
+        x: &Storage,
+        z: Option<(&Storage, &Storage)>,
+        d: ChannelDims,
+    ) -> Result<Storage>;
+    /// `out = coef[c] * x + coef[C + c] + coef[2C + c] * z` per channel `c` (the last term
+    /// only with `z`); `coef` holds `3 * C` values.
+    fn channel_affine(
+        &self,
+        x: &Storage,
+        z: Option<&Storage>,
+        coef: &Storage,
+        d: ChannelDims,
+    ) -> Result<Storage>;
+    /// Softmax cross-entropy per row `[rows]` and its gradient `[rows, classes]` w.r.t. the
+    /// logits of the sum of the row losses.
+    fn cross_entropy(
+        &self,
+        logits: &Storage,
+        labels: &Storage,
+        g: &CrossEntropyGeom,
+    ) -> Result<(Storage, Storage)>;
+    /// One SGD step on `len` elements, updating `param` (and `momentum_buf`) in place.
+    fn sgd_step(
+        &self,
+        param: &Storage,
+        grad: &Storage,
+        momentum_buf: Option<&Storage>,
+        len: usize,
+        s: &SgdStep,
+    ) -> Result<()>;
+    /// One Adam step on `len` elements, updating `param`, the moments `m`, `v` (and the
+    /// AMSGrad maximum `vmax`) in place.
+    #[allow(clippy::too_many_arguments)]
+    fn adam_step(
+        &self,
+        param: &Storage,
+        grad: &Storage,
+        m: &Storage,
+        v: &Storage,
+        vmax: Option<&Storage>,
+        len: usize,
+        s: &AdamStep,
+    ) -> Result<()>;
     /// Waits until all enqueued work has finished.
     fn sync(&self) -> Result<()>;
 }

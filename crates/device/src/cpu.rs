@@ -2,9 +2,11 @@
 //! It is the twin every GPU kernel is tested against, not a fast path.
 
 use crate::backend::{Backend, CpuBuf, Storage};
+use crate::cpu_layers as layers;
 use crate::error::Result;
 use crate::ops::{
-    BinaryOp, Broadcast, Conv2dGeom, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp,
+    AdamStep, BinaryOp, Broadcast, ChannelDims, Conv2dGeom, CopyPiece, CrossEntropyGeom,
+    Distribution, MatmulDims, Pool2dGeom, PoolKind, ReduceDims, ReduceOp, ResizeGeom, SgdStep,
     UnaryOp,
 };
 use crate::philox;
@@ -101,6 +103,20 @@ fn wins(op: ReduceOp, a: f32, b: f32) -> bool {
     }
 }
 
+/// The value a kept element of a dropout mask takes: `1 / (1 - p)`, or 0 when `p` is 1.
+pub fn dropout_scale(p: f32) -> f32 {
+    if p >= 1.0 {
+        0.0
+    } else {
+        1.0 / (1.0 - p)
+    }
+}
+
+fn write(s: &Storage) -> Result<std::sync::RwLockWriteGuard<'_, Vec<f32>>> {
+    let buf: &CpuBuf = s.cpu()?;
+    Ok(buf.write().unwrap_or_else(|e| e.into_inner()))
+}
+
 impl Backend for Cpu {
     fn name(&self) -> String {
         "CPU reference (plain loops)".into()
@@ -134,6 +150,13 @@ impl Backend for Cpu {
                     let (z0, z1) = philox::box_muller(w[0], w[1]);
                     let (z2, z3) = philox::box_muller(w[2], w[3]);
                     out.extend([z0, z1, z2, z3].iter().map(|z| mean + std * z))
+                }
+                Distribution::DropoutMask { p } => {
+                    let keep = dropout_scale(p);
+                    out.extend(
+                        w.iter()
+                            .map(|&x| if philox::unit(x) >= p { keep } else { 0.0 }),
+                    )
                 }
             }
         }
@@ -304,6 +327,112 @@ impl Backend for Cpu {
             &read(grad_y)?,
             g,
         )))
+    }
+
+    fn pool2d(&self, x: &Storage, g: &Pool2dGeom) -> Result<(Storage, Option<Storage>)> {
+        let (y, idx) = layers::pool2d(&read(x)?, g);
+        Ok((store(y), (g.kind == PoolKind::Max).then(|| store(idx))))
+    }
+
+    fn pool2d_backward(
+        &self,
+        grad_y: &Storage,
+        indices: Option<&Storage>,
+        g: &Pool2dGeom,
+    ) -> Result<Storage> {
+        let idx = indices.map(read).transpose()?;
+        let idx: &[f32] = idx.as_deref().map_or(&[], |v| v.as_slice());
+        Ok(store(layers::pool2d_backward(&read(grad_y)?, idx, g)))
+    }
+
+    fn resize_bilinear(&self, x: &Storage, g: &ResizeGeom) -> Result<Storage> {
+        Ok(store(layers::resize_bilinear(&read(x)?, g)))
+    }
+
+    fn resize_bilinear_backward(&self, grad_y: &Storage, g: &ResizeGeom) -> Result<Storage> {
+        Ok(store(layers::resize_bilinear_backward(&read(grad_y)?, g)))
+    }
+
+    fn channel_moments(
+        &self,
+        x: &Storage,
+        z: Option<(&Storage, &Storage)>,
+        d: ChannelDims,
+    ) -> Result<Storage> {
+        let x = read(x)?;
+        let out = match z {
+            None => layers::channel_moments(&x, None, &[], d),
+            Some((z, center)) => layers::channel_moments(&x, Some(&read(z)?), &read(center)?, d),
+        };
+        Ok(store(out))
+    }
+
+    fn channel_affine(
+        &self,
+        x: &Storage,
+        z: Option<&Storage>,
+        coef: &Storage,
+        d: ChannelDims,
+    ) -> Result<Storage> {
+        let z = z.map(read).transpose()?;
+        let out = layers::channel_affine(
+            &read(x)?,
+            z.as_deref().map(|v| v.as_slice()),
+            &read(coef)?,
+            d,
+        );
+        Ok(store(out))
+    }
+
+    fn cross_entropy(
+        &self,
+        logits: &Storage,
+        labels: &Storage,
+        g: &CrossEntropyGeom,
+    ) -> Result<(Storage, Storage)> {
+        let (loss, grad) = layers::cross_entropy(&read(logits)?, &read(labels)?, g);
+        Ok((store(loss), store(grad)))
+    }
+
+    fn sgd_step(
+        &self,
+        param: &Storage,
+        grad: &Storage,
+        momentum_buf: Option<&Storage>,
+        len: usize,
+        s: &SgdStep,
+    ) -> Result<()> {
+        let grad = read(grad)?;
+        let mut p = write(param)?;
+        let mut buf = momentum_buf.map(write).transpose()?;
+        let buf = buf.as_deref_mut().map(|b| &mut b[..len]);
+        layers::sgd_step(&mut p[..len], &grad[..len], buf, s);
+        Ok(())
+    }
+
+    fn adam_step(
+        &self,
+        param: &Storage,
+        grad: &Storage,
+        m: &Storage,
+        v: &Storage,
+        vmax: Option<&Storage>,
+        len: usize,
+        s: &AdamStep,
+    ) -> Result<()> {
+        let grad = read(grad)?;
+        let (mut p, mut m, mut v) = (write(param)?, write(m)?, write(v)?);
+        let mut vmax = vmax.map(write).transpose()?;
+        let vmax = vmax.as_deref_mut().map(|b| &mut b[..len]);
+        layers::adam_step(
+            &mut p[..len],
+            &grad[..len],
+            &mut m[..len],
+            &mut v[..len],
+            vmax,
+            s,
+        );
+        Ok(())
     }
 
     fn sync(&self) -> Result<()> {

@@ -19,14 +19,23 @@
 
 mod array;
 pub mod backend;
+pub mod conformance;
 mod conv;
 pub mod cpu;
 mod cpu_conv;
+pub mod cpu_layers;
 mod device;
+mod dropout;
 pub mod error;
 pub mod gpu;
+mod linear;
+mod loss;
+mod norm;
 pub mod ops;
+mod optim;
 pub mod philox;
+mod pool;
+mod resize;
 pub mod shape;
 
 pub use array::Array;
@@ -35,6 +44,11 @@ pub use conv::Conv2dOptions;
 pub use device::Device;
 pub use error::{Error, Result};
 pub use gpu::GpuOptions;
+pub use linear::LinearGrads;
+pub use loss::{CrossEntropyOptions, Reduction};
+pub use norm::{BatchNormGrads, BatchNormStats};
+pub use ops::{AdamStep, SgdStep};
+pub use pool::Pool2dOptions;
 
 /// Runs a few ops on `device` and on the CPU reference and compares them; returns a one-line
 /// summary, or an error naming the op that disagreed.

@@ -142,6 +142,12 @@ pub enum Distribution {
         /// standard deviation
         std: f32,
     },
+    /// a dropout mask: `1 / (1 - p)` where the uniform draw is at least `p`, else 0
+    /// (all zeros when `p` is 1)
+    DropoutMask {
+        /// probability of dropping an element
+        p: f32,
+    },
 }
 
 /// Operands read through broadcast strides into an output of `shape`.
@@ -262,4 +268,181 @@ impl Conv2dGeom {
     pub fn macs(&self) -> usize {
         self.n * self.c_out * self.oh * self.ow * (self.c_in / self.groups) * self.kh * self.kw
     }
+}
+
+/// How a pooling window is combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PoolKind {
+    /// maximum of the window (first maximum on ties, NaN wins, like PyTorch)
+    Max,
+    /// mean of the window; the divisor is `divisor` if given, else the window clipped to the
+    /// padded input (`count_include_pad`) or to the input itself
+    Avg {
+        /// count padding positions in the divisor
+        count_include_pad: bool,
+        /// fixed divisor (PyTorch's `divisor_override`)
+        divisor: Option<usize>,
+    },
+    /// PyTorch's adaptive average: output row `i` averages input rows
+    /// `floor(i H / OH) .. ceil((i + 1) H / OH)`
+    AdaptiveAvg,
+}
+
+/// Geometry of 2-D pooling over NCHW input (kernel, stride, padding and dilation are ignored
+/// by [`PoolKind::AdaptiveAvg`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pool2dGeom {
+    /// how windows are combined
+    pub kind: PoolKind,
+    /// batch times channels
+    pub planes: usize,
+    /// input height
+    pub h: usize,
+    /// input width
+    pub w: usize,
+    /// output height
+    pub oh: usize,
+    /// output width
+    pub ow: usize,
+    /// window (rows, columns)
+    pub kernel: (usize, usize),
+    /// step between windows
+    pub stride: (usize, usize),
+    /// implicit padding on each side
+    pub padding: (usize, usize),
+    /// spacing between window taps (max pooling only)
+    pub dilation: (usize, usize),
+}
+
+/// Geometry of a bilinear resize of `planes` images from `h x w` to `oh x ow`, with
+/// PyTorch's `align_corners` rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ResizeGeom {
+    /// batch times channels
+    pub planes: usize,
+    /// input height
+    pub h: usize,
+    /// input width
+    pub w: usize,
+    /// output height
+    pub oh: usize,
+    /// output width
+    pub ow: usize,
+    /// corner pixels of input and output are aligned
+    pub align_corners: bool,
+}
+
+impl ResizeGeom {
+    /// Source coordinate scale along one axis, as PyTorch computes it (in f32).
+    pub fn scale(&self, input: usize, output: usize) -> f32 {
+        if self.align_corners {
+            if output > 1 {
+                (input as f32 - 1.0) / (output as f32 - 1.0)
+            } else {
+                0.0
+            }
+        } else {
+            input as f32 / output as f32
+        }
+    }
+
+    /// The two source indices and their weights for output index `o` along an axis of
+    /// `input` elements resized by `scale`.
+    pub fn taps(&self, o: usize, input: usize, scale: f32) -> (usize, usize, f32, f32) {
+        let src = if self.align_corners {
+            scale * o as f32
+        } else {
+            (scale * (o as f32 + 0.5) - 0.5).max(0.0)
+        };
+        let i0 = (src as usize).min(input - 1);
+        let i1 = if i0 + 1 < input { i0 + 1 } else { i0 };
+        let l1 = src - i0 as f32;
+        (i0, i1, 1.0 - l1, l1)
+    }
+}
+
+/// An NCHW array seen as `[n, c, hw]` for per-channel work (batch norm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelDims {
+    /// batch
+    pub n: usize,
+    /// channels
+    pub c: usize,
+    /// elements per channel plane (H times W)
+    pub hw: usize,
+}
+
+impl ChannelDims {
+    /// Elements of the whole array.
+    pub fn len(&self) -> usize {
+        self.n * self.c * self.hw
+    }
+
+    /// Whether the array is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Elements per channel across the batch.
+    pub fn per_channel(&self) -> usize {
+        self.n * self.hw
+    }
+}
+
+/// Softmax cross-entropy over `[rows, classes]` logits with class-index labels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CrossEntropyGeom {
+    /// number of samples
+    pub rows: usize,
+    /// number of classes
+    pub classes: usize,
+    /// label smoothing in `[0, 1]`
+    pub smoothing: f32,
+    /// a label equal to this contributes neither loss nor gradient
+    pub ignore_index: i64,
+}
+
+/// One step of `torch.optim.SGD` (already resolved to the numbers the kernel needs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdStep {
+    /// learning rate
+    pub lr: f32,
+    /// momentum factor (0: plain SGD, no buffer)
+    pub momentum: f32,
+    /// dampening of the gradient in the momentum buffer
+    pub dampening: f32,
+    /// L2 penalty added to the gradient
+    pub weight_decay: f32,
+    /// Nesterov momentum
+    pub nesterov: bool,
+    /// ascend instead of descend
+    pub maximize: bool,
+    /// the first step, which initialises the momentum buffer with the gradient
+    pub first: bool,
+}
+
+/// One step of `torch.optim.Adam` / `AdamW` (step count already applied to the bias
+/// corrections).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    /// learning rate
+    pub lr: f32,
+    /// decay of the first moment
+    pub beta1: f32,
+    /// decay of the second moment
+    pub beta2: f32,
+    /// term added to the denominator
+    pub eps: f32,
+    /// weight decay (L2 in the gradient for Adam, decoupled for AdamW)
+    pub weight_decay: f32,
+    /// AdamW: decay the weights directly instead of adding to the gradient
+    pub decoupled: bool,
+    /// keep the running maximum of the second moment (AMSGrad)
+    pub amsgrad: bool,
+    /// ascend instead of descend
+    pub maximize: bool,
+    /// `1 - beta1^t`
+    pub bias_correction1: f32,
+    /// `sqrt(1 - beta2^t)`
+    pub bias_correction2_sqrt: f32,
 }

@@ -30,6 +30,21 @@ pub const SHADERS: &[(&str, &str)] = &[
         "conv2d_wgrad",
         include_str!("../../../../shaders/conv2d_wgrad.wgsl"),
     ),
+    ("pool2d", include_str!("../../../../shaders/pool2d.wgsl")),
+    (
+        "resize_bilinear",
+        include_str!("../../../../shaders/resize_bilinear.wgsl"),
+    ),
+    (
+        "batch_norm",
+        include_str!("../../../../shaders/batch_norm.wgsl"),
+    ),
+    (
+        "cross_entropy",
+        include_str!("../../../../shaders/cross_entropy.wgsl"),
+    ),
+    ("sgd", include_str!("../../../../shaders/sgd.wgsl")),
+    ("adam", include_str!("../../../../shaders/adam.wgsl")),
 ];
 
 /// What identifies a compiled pipeline: the file, the entry point and every specialisation.

@@ -6,13 +6,15 @@
 //! through a uniform ring (one slot per dispatch of a batch, written once at submit).
 
 pub mod kernels;
+mod layer_ops;
+mod matmul_split;
 mod ops;
 pub mod pool;
 mod readback;
 
 use crate::error::{Error, Result};
 use kernels::{KernelKey, PipelineCache};
-use pool::{BufferPool, PooledBuffer};
+use pool::{BufferPool, PooledBuffer, Slice};
 use std::sync::{Arc, Mutex};
 
 /// Bytes of the uniform ring; a batch that fills it is submitted early.
@@ -293,20 +295,18 @@ impl Engine {
     }
 
     /// A pooled buffer for `len` f32 elements, or an error naming the size and the limit when
-    /// it cannot be bound as one storage buffer on this adapter.
+    /// the adapter cannot hold it in one buffer. Arrays past the largest storage binding are
+    /// allowed: the ops that meet them work range by range (elementwise ops, matmul, the
+    /// optimizer steps) or refuse them in [`Engine::dispatch`].
     pub(crate) fn alloc(&self, len: usize) -> Result<PooledBuffer> {
         let bytes = len as u64 * 4;
-        let limit = self
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
+        let limit = self.limits.max_buffer_size;
         if bytes > limit {
-            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
             return Err(Error::invalid(
                 "alloc",
                 &[len],
                 format!(
-                    "{:.1} MiB exceeds this adapter's largest storage binding ({:.1} MiB); \
+                    "{:.1} MiB exceeds this adapter's largest buffer ({:.1} MiB); \
                      split the array along its first axis",
                     mib(bytes),
                     mib(limit)
@@ -314,6 +314,24 @@ impl Engine {
             ));
         }
         Ok(self.pool.acquire(bytes))
+    }
+
+    /// Elements that fit in one storage binding.
+    pub fn max_binding_len(&self) -> usize {
+        (self.limits.max_storage_buffer_binding_size / 4) as usize
+    }
+
+    /// Ranges `(start, len)` covering `len` elements, each small enough to bind and starting
+    /// at a multiple of 1024 elements (aligned for any binding offset rule).
+    pub(crate) fn ranges(&self, len: usize) -> Vec<(usize, usize)> {
+        let step = (self.max_binding_len() / 1024 * 1024).max(1024);
+        if len <= self.max_binding_len() {
+            return vec![(0, len)];
+        }
+        (0..len)
+            .step_by(step)
+            .map(|s| (s, step.min(len - s)))
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Batch> {
@@ -354,9 +372,35 @@ impl Engine {
         params: &[u8],
         buffers: &[&PooledBuffer],
         groups: [u32; 3],
-    ) {
+    ) -> Result<()> {
+        let slices: Vec<Slice> = buffers.iter().map(|b| b.whole()).collect();
+        self.dispatch_slices(key, params, &slices, groups)
+    }
+
+    /// [`Engine::dispatch`] with explicit ranges. A range past the adapter's largest storage
+    /// binding is refused with an error naming the kernel.
+    pub(crate) fn dispatch_slices(
+        &self,
+        key: &KernelKey,
+        params: &[u8],
+        buffers: &[Slice],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        let limit = self.limits.max_storage_buffer_binding_size;
+        if let Some(big) = buffers.iter().find(|b| b.bytes > limit) {
+            return Err(Error::invalid(
+                key.shader,
+                &[(big.bytes / 4) as usize],
+                format!(
+                    "{:.1} MiB exceeds this adapter's largest storage binding ({:.1} MiB) and \
+                     this kernel cannot split it; use a smaller batch",
+                    mib(big.bytes),
+                    mib(limit)
+                ),
+            ));
+        }
         if groups.contains(&0) {
-            return;
+            return Ok(());
         }
         let pipeline = self.pipelines.get(&self.device, key);
         let mut b = self.lock();
@@ -405,6 +449,7 @@ impl Engine {
         if b.dispatches >= MAX_BATCH {
             self.submit(&mut b);
         }
+        Ok(())
     }
 
     /// Workgroup counts covering `invocations` one-dimensional work items of [`WG`] each,
@@ -458,6 +503,10 @@ impl Engine {
             .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
         self.take_error()
     }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn yes_no(b: bool) -> &'static str {

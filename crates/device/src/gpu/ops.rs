@@ -6,8 +6,8 @@ use super::{Engine, MatmulKernel};
 use crate::backend::{Backend, Storage};
 use crate::error::{Error, Result};
 use crate::ops::{
-    BinaryOp, Broadcast, Conv2dGeom, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp,
-    UnaryOp,
+    AdamStep, BinaryOp, Broadcast, ChannelDims, Conv2dGeom, CopyPiece, CrossEntropyGeom,
+    Distribution, MatmulDims, Pool2dGeom, ReduceDims, ReduceOp, ResizeGeom, SgdStep, UnaryOp,
 };
 use crate::shape::MAX_RANK;
 use bytemuck::{Pod, Zeroable};
@@ -78,7 +78,7 @@ struct RandomParams {
     len: u32,
     seed_lo: u32,
     seed_hi: u32,
-    _pad: u32,
+    block0: u32,
     a: f32,
     b: f32,
     _pad2: [u32; 2],
@@ -95,7 +95,7 @@ struct UnaryParams {
 /// Shape and up to three stride vectors: binary, select and copy kernels share this block.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct StridedParams {
+pub(super) struct StridedParams {
     len: u32,
     rank: u32,
     plain: u32,
@@ -106,7 +106,12 @@ struct StridedParams {
 }
 
 impl StridedParams {
-    fn new(shape: &[usize], strides: &[&[usize]], offsets: [usize; 2], plain: bool) -> Self {
+    pub(super) fn new(
+        shape: &[usize],
+        strides: &[&[usize]],
+        offsets: [usize; 2],
+        plain: bool,
+    ) -> Self {
         let mut p = StridedParams::zeroed();
         p.len = shape.iter().product::<usize>() as u32;
         p.rank = shape.len() as u32;
@@ -186,28 +191,32 @@ fn gpu(s: Arc<PooledBuffer>) -> Storage {
 
 impl Engine {
     /// Records `out[i] = start + i * step` for the first `len` elements.
-    fn fill(&self, out: &PooledBuffer, len: usize, start: f32, step: f32) {
-        let p = FillParams {
-            len: len as u32,
-            start,
-            step,
-            _pad: 0,
-        };
+    pub(super) fn fill(&self, out: &PooledBuffer, len: usize, start: f32, step: f32) -> Result<()> {
         let key = KernelKey::new("fill", &[("WG", super::WG as f64)]);
-        self.dispatch(&key, bytemuck::bytes_of(&p), &[out], self.groups_1d(len));
+        for (s0, n) in self.ranges(len) {
+            let p = FillParams {
+                len: n as u32,
+                start: start + s0 as f32 * step,
+                step,
+                _pad: 0,
+            };
+            let bufs = [out.slice(s0, n)];
+            self.dispatch_slices(&key, bytemuck::bytes_of(&p), &bufs, self.groups_1d(n))?;
+        }
+        Ok(())
     }
 
-    fn out(&self, len: usize) -> Result<Arc<PooledBuffer>> {
+    pub(super) fn out(&self, len: usize) -> Result<Arc<PooledBuffer>> {
         Ok(Arc::new(self.alloc(len)?))
     }
 
-    fn strided(
+    pub(super) fn strided(
         &self,
         kernel: &'static str,
         op: Option<u32>,
         p: &StridedParams,
         bufs: &[&PooledBuffer],
-    ) {
+    ) -> Result<()> {
         let wg = super::WG as f64;
         let key = match op {
             Some(op) => KernelKey::new(kernel, &[("OP", op as f64), ("WG", wg)]),
@@ -218,7 +227,7 @@ impl Engine {
             bytemuck::bytes_of(p),
             bufs,
             self.groups_1d(p.len as usize),
-        );
+        )
     }
 }
 
@@ -259,152 +268,18 @@ impl Engine {
             bytemuck::bytes_of(p),
             bufs,
             [gx as u32, gy as u32, groups as u32],
-        );
-        Ok(())
+        )
     }
 }
 
-impl Backend for Engine {
-    fn name(&self) -> String {
-        Engine::name(self)
-    }
-
-    fn describe(&self) -> String {
-        Engine::describe(self)
-    }
-
-    fn upload(&self, data: &[f32]) -> Result<Storage> {
-        Ok(gpu(Arc::new(Engine::upload(self, data)?)))
-    }
-
-    fn download(&self, x: &Storage, len: usize) -> Result<Vec<f32>> {
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            pollster::block_on(self.read_async(x.gpu()?.buffer(), len))
-        }
-        #[cfg(target_arch = "wasm32")]
-        {
-            let _ = (x, len);
-            Err(Error::Gpu(
-                "blocking reads are unavailable in the browser; use to_vec_async".into(),
-            ))
-        }
-    }
-
-    fn arange(&self, len: usize, start: f32, step: f32) -> Result<Storage> {
-        let out = self.out(len)?;
-        self.fill(&out, len, start, step);
-        Ok(gpu(out))
-    }
-
-    fn random(&self, len: usize, dist: Distribution, seed: u64) -> Result<Storage> {
-        let out = self.out(len)?;
-        let (kind, a, b) = match dist {
-            Distribution::Uniform { low, high } => (0, low, high),
-            Distribution::Normal { mean, std } => (1, mean, std),
-        };
-        let p = RandomParams {
-            len: len as u32,
-            seed_lo: seed as u32,
-            seed_hi: (seed >> 32) as u32,
-            _pad: 0,
-            a,
-            b,
-            _pad2: [0; 2],
-        };
-        let key = KernelKey::new("random", &[("DIST", kind as f64), ("WG", super::WG as f64)]);
-        self.dispatch(
-            &key,
-            bytemuck::bytes_of(&p),
-            &[&out],
-            self.groups_1d(len.div_ceil(4)),
-        );
-        Ok(gpu(out))
-    }
-
-    fn unary(&self, op: UnaryOp, x: &Storage, len: usize) -> Result<Storage> {
-        let out = self.out(len)?;
-        let (code, scalar) = op.code();
-        let p = UnaryParams {
-            len: len as u32,
-            scalar,
-            _pad: [0; 2],
-        };
-        let key = KernelKey::new("unary", &[("OP", code as f64), ("WG", super::WG as f64)]);
-        self.dispatch(
-            &key,
-            bytemuck::bytes_of(&p),
-            &[x.gpu()?, &out],
-            self.groups_1d(len),
-        );
-        Ok(gpu(out))
-    }
-
-    fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
-        let p = StridedParams::new(
-            &bc.shape,
-            &[&bc.strides[0], &bc.strides[1]],
-            [0, 0],
-            bc.is_plain(),
-        );
-        let out = self.out(p.len as usize)?;
-        self.strided("binary", Some(op.code()), &p, &[a.gpu()?, b.gpu()?, &out]);
-        Ok(gpu(out))
-    }
-
-    fn select(&self, cond: &Storage, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
-        let s: Vec<&[usize]> = bc.strides.iter().map(Vec::as_slice).collect();
-        let p = StridedParams::new(&bc.shape, &s, [0, 0], bc.is_plain());
-        let out = self.out(p.len as usize)?;
-        let bufs = [cond.gpu()?, a.gpu()?, b.gpu()?, &out];
-        self.strided("select", None, &p, &bufs);
-        Ok(gpu(out))
-    }
-
-    fn reduce(&self, op: ReduceOp, x: &Storage, d: ReduceDims, scale: f32) -> Result<Storage> {
-        let outputs = d.outer * d.inner;
-        let out = self.out(outputs)?;
-        let p = ReduceParams {
-            outer: d.outer as u32,
-            len: d.len as u32,
-            inner: d.inner as u32,
-            scale,
-        };
-        let rows = d.len >= ROW_REDUCE_MIN || (d.inner == 1 && d.len >= 32);
-        let consts = [("OP", op.code() as f64), ("WG", super::WG as f64)];
-        let (key, groups) = if rows {
-            (
-                KernelKey::entry("reduce", "rows", &consts),
-                self.groups_flat(outputs),
-            )
-        } else {
-            (
-                KernelKey::entry("reduce", "cols", &consts),
-                self.groups_1d(outputs),
-            )
-        };
-        self.dispatch(&key, bytemuck::bytes_of(&p), &[x.gpu()?, &out], groups);
-        Ok(gpu(out))
-    }
-
-    fn softmax(&self, x: &Storage, d: ReduceDims, log: bool) -> Result<Storage> {
-        let out = self.out(d.outer * d.len * d.inner)?;
-        let p = ReduceParams {
-            outer: d.outer as u32,
-            len: d.len as u32,
-            inner: d.inner as u32,
-            scale: 1.0,
-        };
-        let key = KernelKey::new(
-            "softmax",
-            &[("LOG", log as u32 as f64), ("WG", super::WG as f64)],
-        );
-        let groups = self.groups_flat(d.outer * d.inner);
-        self.dispatch(&key, bytemuck::bytes_of(&p), &[x.gpu()?, &out], groups);
-        Ok(gpu(out))
-    }
-
-    fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
+impl Engine {
+    /// One batched matmul on buffers that each fit a storage binding.
+    pub(super) fn matmul_bufs(
+        &self,
+        a: &PooledBuffer,
+        b: &PooledBuffer,
+        d: &MatmulDims,
+    ) -> Result<Arc<PooledBuffer>> {
         let out = self.out(d.batch * d.m * d.n)?;
         let t = matmul_tile();
         let (shader, threads_x) = match self.matmul_kernel() {
@@ -437,7 +312,7 @@ impl Backend for Engine {
                 ),
             ));
         }
-        let bufs = [a.gpu()?, b.gpu()?, &out];
+        let bufs = [a, b, &out];
         for batch0 in (0..d.batch).step_by(max) {
             let p = MatmulParams {
                 m: d.m as u32,
@@ -454,9 +329,163 @@ impl Backend for Engine {
                 bytemuck::bytes_of(&p),
                 &bufs,
                 [gx as u32, gy as u32, gz as u32],
-            );
+            )?;
+        }
+        Ok(out)
+    }
+}
+
+impl Backend for Engine {
+    fn name(&self) -> String {
+        Engine::name(self)
+    }
+
+    fn describe(&self) -> String {
+        Engine::describe(self)
+    }
+
+    fn upload(&self, data: &[f32]) -> Result<Storage> {
+        Ok(gpu(Arc::new(Engine::upload(self, data)?)))
+    }
+
+    fn download(&self, x: &Storage, len: usize) -> Result<Vec<f32>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            pollster::block_on(self.read_async(x.gpu()?.buffer(), len))
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = (x, len);
+            Err(Error::Gpu(
+                "blocking reads are unavailable in the browser; use to_vec_async".into(),
+            ))
+        }
+    }
+
+    fn arange(&self, len: usize, start: f32, step: f32) -> Result<Storage> {
+        let out = self.out(len)?;
+        self.fill(&out, len, start, step)?;
+        Ok(gpu(out))
+    }
+
+    fn random(&self, len: usize, dist: Distribution, seed: u64) -> Result<Storage> {
+        let out = self.out(len)?;
+        let (kind, a, b) = match dist {
+            Distribution::Uniform { low, high } => (0, low, high),
+            Distribution::Normal { mean, std } => (1, mean, std),
+            Distribution::DropoutMask { p } => (2, p, crate::cpu::dropout_scale(p)),
+        };
+        let key = KernelKey::new("random", &[("DIST", kind as f64), ("WG", super::WG as f64)]);
+        for (s0, n) in self.ranges(len) {
+            let p = RandomParams {
+                len: n as u32,
+                seed_lo: seed as u32,
+                seed_hi: (seed >> 32) as u32,
+                block0: (s0 / 4) as u32,
+                a,
+                b,
+                _pad2: [0; 2],
+            };
+            let bufs = [out.slice(s0, n)];
+            let groups = self.groups_1d(n.div_ceil(4));
+            self.dispatch_slices(&key, bytemuck::bytes_of(&p), &bufs, groups)?;
         }
         Ok(gpu(out))
+    }
+
+    fn unary(&self, op: UnaryOp, x: &Storage, len: usize) -> Result<Storage> {
+        let out = self.out(len)?;
+        let (code, scalar) = op.code();
+        let key = KernelKey::new("unary", &[("OP", code as f64), ("WG", super::WG as f64)]);
+        let x = x.gpu()?;
+        for (s0, n) in self.ranges(len) {
+            let p = UnaryParams {
+                len: n as u32,
+                scalar,
+                _pad: [0; 2],
+            };
+            let bufs = [x.slice(s0, n), out.slice(s0, n)];
+            self.dispatch_slices(&key, bytemuck::bytes_of(&p), &bufs, self.groups_1d(n))?;
+        }
+        Ok(gpu(out))
+    }
+
+    fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
+        let len: usize = bc.shape.iter().product();
+        let out = self.out(len)?;
+        let (a, b) = (a.gpu()?, b.gpu()?);
+        if bc.is_plain() {
+            // same shapes: elementwise, range by range past the binding limit
+            let key = KernelKey::new(
+                "binary",
+                &[("OP", op.code() as f64), ("WG", super::WG as f64)],
+            );
+            for (s0, n) in self.ranges(len) {
+                let p = StridedParams::new(&[n], &[&[1], &[1]], [0, 0], true);
+                let bufs = [a.slice(s0, n), b.slice(s0, n), out.slice(s0, n)];
+                self.dispatch_slices(&key, bytemuck::bytes_of(&p), &bufs, self.groups_1d(n))?;
+            }
+            return Ok(gpu(out));
+        }
+        let p = StridedParams::new(&bc.shape, &[&bc.strides[0], &bc.strides[1]], [0, 0], false);
+        self.strided("binary", Some(op.code()), &p, &[a, b, &out])?;
+        Ok(gpu(out))
+    }
+
+    fn select(&self, cond: &Storage, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
+        let s: Vec<&[usize]> = bc.strides.iter().map(Vec::as_slice).collect();
+        let p = StridedParams::new(&bc.shape, &s, [0, 0], bc.is_plain());
+        let out = self.out(p.len as usize)?;
+        let bufs = [cond.gpu()?, a.gpu()?, b.gpu()?, &out];
+        self.strided("select", None, &p, &bufs)?;
+        Ok(gpu(out))
+    }
+
+    fn reduce(&self, op: ReduceOp, x: &Storage, d: ReduceDims, scale: f32) -> Result<Storage> {
+        let outputs = d.outer * d.inner;
+        let out = self.out(outputs)?;
+        let p = ReduceParams {
+            outer: d.outer as u32,
+            len: d.len as u32,
+            inner: d.inner as u32,
+            scale,
+        };
+        let rows = d.len >= ROW_REDUCE_MIN || (d.inner == 1 && d.len >= 32);
+        let consts = [("OP", op.code() as f64), ("WG", super::WG as f64)];
+        let (key, groups) = if rows {
+            (
+                KernelKey::entry("reduce", "rows", &consts),
+                self.groups_flat(outputs),
+            )
+        } else {
+            (
+                KernelKey::entry("reduce", "cols", &consts),
+                self.groups_1d(outputs),
+            )
+        };
+        self.dispatch(&key, bytemuck::bytes_of(&p), &[x.gpu()?, &out], groups)?;
+        Ok(gpu(out))
+    }
+
+    fn softmax(&self, x: &Storage, d: ReduceDims, log: bool) -> Result<Storage> {
+        let out = self.out(d.outer * d.len * d.inner)?;
+        let p = ReduceParams {
+            outer: d.outer as u32,
+            len: d.len as u32,
+            inner: d.inner as u32,
+            scale: 1.0,
+        };
+        let key = KernelKey::new(
+            "softmax",
+            &[("LOG", log as u32 as f64), ("WG", super::WG as f64)],
+        );
+        let groups = self.groups_flat(d.outer * d.inner);
+        self.dispatch(&key, bytemuck::bytes_of(&p), &[x.gpu()?, &out], groups)?;
+        Ok(gpu(out))
+    }
+
+    fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
+        Ok(gpu(self.matmul_any(a.gpu_shared()?, b.gpu_shared()?, d)?))
     }
 
     fn assemble(
@@ -467,7 +496,7 @@ impl Backend for Engine {
     ) -> Result<Storage> {
         let out = self.out(len)?;
         if let Some(v) = fill {
-            self.fill(&out, len, v, 0.0);
+            self.fill(&out, len, v, 0.0)?;
         }
         for (src, piece) in pieces {
             let plain = piece.src_strides == piece.dst_strides
@@ -485,7 +514,7 @@ impl Backend for Engine {
                 [piece.src_offset, piece.dst_offset],
                 false,
             );
-            self.strided("copy", None, &p, &[src.gpu()?, &out]);
+            self.strided("copy", None, &p, &[src.gpu()?, &out])?;
         }
         Ok(gpu(out))
     }
@@ -542,6 +571,79 @@ impl Backend for Engine {
             g.groups,
         )?;
         Ok(gpu(out))
+    }
+
+    fn pool2d(&self, x: &Storage, g: &Pool2dGeom) -> Result<(Storage, Option<Storage>)> {
+        self.pool2d_gpu(x, g)
+    }
+
+    fn pool2d_backward(
+        &self,
+        grad_y: &Storage,
+        indices: Option<&Storage>,
+        g: &Pool2dGeom,
+    ) -> Result<Storage> {
+        self.pool2d_backward_gpu(grad_y, indices, g)
+    }
+
+    fn resize_bilinear(&self, x: &Storage, g: &ResizeGeom) -> Result<Storage> {
+        self.resize_bilinear_gpu(x, g, false)
+    }
+
+    fn resize_bilinear_backward(&self, grad_y: &Storage, g: &ResizeGeom) -> Result<Storage> {
+        self.resize_bilinear_gpu(grad_y, g, true)
+    }
+
+    fn channel_moments(
+        &self,
+        x: &Storage,
+        z: Option<(&Storage, &Storage)>,
+        d: ChannelDims,
+    ) -> Result<Storage> {
+        self.channel_moments_gpu(x, z, d)
+    }
+
+    fn channel_affine(
+        &self,
+        x: &Storage,
+        z: Option<&Storage>,
+        coef: &Storage,
+        d: ChannelDims,
+    ) -> Result<Storage> {
+        self.channel_affine_gpu(x, z, coef, d)
+    }
+
+    fn cross_entropy(
+        &self,
+        logits: &Storage,
+        labels: &Storage,
+        g: &CrossEntropyGeom,
+    ) -> Result<(Storage, Storage)> {
+        self.cross_entropy_gpu(logits, labels, g)
+    }
+
+    fn sgd_step(
+        &self,
+        param: &Storage,
+        grad: &Storage,
+        momentum_buf: Option<&Storage>,
+        len: usize,
+        s: &SgdStep,
+    ) -> Result<()> {
+        self.sgd_step_gpu(param, grad, momentum_buf, len, s)
+    }
+
+    fn adam_step(
+        &self,
+        param: &Storage,
+        grad: &Storage,
+        m: &Storage,
+        v: &Storage,
+        vmax: Option<&Storage>,
+        len: usize,
+        s: &AdamStep,
+    ) -> Result<()> {
+        self.adam_step_gpu(param, grad, m, v, vmax, len, s)
     }
 
     fn sync(&self) -> Result<()> {

@@ -55,12 +55,44 @@ impl PooledBuffer {
         self.bytes
     }
 
-    /// A storage binding of exactly the requested bytes, so a bucket's slack never counts
-    /// against the adapter's maximum binding size.
+    /// The whole requested range, so a bucket's slack never counts against the adapter's
+    /// maximum binding size.
+    pub fn whole(&self) -> Slice<'_> {
+        Slice {
+            buf: self,
+            offset: 0,
+            bytes: self.bytes,
+        }
+    }
+
+    /// Elements `start .. start + len` (f32), for kernels that work range by range on an
+    /// array larger than one binding.
+    pub fn slice(&self, start: usize, len: usize) -> Slice<'_> {
+        Slice {
+            buf: self,
+            offset: start as u64 * 4,
+            bytes: (len as u64 * 4).max(4),
+        }
+    }
+}
+
+/// A byte range of a pooled buffer, bound to one kernel slot.
+#[derive(Clone, Copy, Debug)]
+pub struct Slice<'a> {
+    /// the buffer
+    pub buf: &'a PooledBuffer,
+    /// first byte
+    pub offset: u64,
+    /// bytes in the range
+    pub bytes: u64,
+}
+
+impl Slice<'_> {
+    /// The storage binding of this range.
     pub fn binding(&self) -> wgpu::BindingResource<'_> {
         wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-            buffer: self.buffer(),
-            offset: 0,
+            buffer: self.buf.buffer(),
+            offset: self.offset,
             size: std::num::NonZeroU64::new(self.bytes),
         })
     }

@@ -1,0 +1,94 @@
+//! The fully connected layer `y = x W^T + b` on top of matmul, with PyTorch's `[out, in]`
+//! weight layout. Weights larger than one storage binding (VGG-16's 25088 x 4096) work: the
+//! matmul splits them.
+
+use crate::array::Array;
+use crate::error::{Error, Result};
+
+/// Gradients of [`Array::linear`].
+#[derive(Clone, Debug)]
+pub struct LinearGrads {
+    /// w.r.t. the input
+    pub x: Array,
+    /// w.r.t. the weight, `[out, in]`
+    pub weight: Array,
+    /// w.r.t. the bias, `[out]`
+    pub bias: Array,
+}
+
+fn rows_of(op: &'static str, x: &Array, weight: &Array) -> Result<usize> {
+    if weight.rank() != 2 {
+        return Err(Error::invalid(
+            op,
+            weight.shape(),
+            "the weight must be [out_features, in_features]",
+        ));
+    }
+    let features = weight.shape()[1];
+    match x.shape().last() {
+        Some(&f) if f == features => Ok(x.numel() / features.max(1)),
+        _ => Err(Error::mismatch(
+            op,
+            x.shape(),
+            weight.shape(),
+            format!(
+                "expects {features} input features but got {} from input of shape {:?}; flatten the input or change in_features",
+                x.shape().last().copied().unwrap_or(0),
+                x.shape()
+            ),
+        )),
+    }
+}
+
+impl Array {
+    /// `x W^T + b` over the last axis of `x` (`[*, in]` to `[*, out]`), like
+    /// `torch.nn.functional.linear`.
+    pub fn linear(&self, weight: &Array, bias: Option<&Array>) -> Result<Array> {
+        const OP: &str = "linear";
+        self.same_device(OP, weight)?;
+        let rows = rows_of(OP, self, weight)?;
+        let (out, inp) = (weight.shape()[0], weight.shape()[1]);
+        let y = self.reshape(&[rows, inp])?.matmul_t(weight, false, true)?;
+        let y = match bias {
+            Some(b) => {
+                if b.shape() != [out] {
+                    return Err(Error::mismatch(
+                        OP,
+                        weight.shape(),
+                        b.shape(),
+                        format!("the bias needs shape [{out}]"),
+                    ));
+                }
+                y.add(b)?
+            }
+            None => y,
+        };
+        let mut shape = self.shape().to_vec();
+        *shape.last_mut().expect("rank checked") = out;
+        y.reshape(&shape)
+    }
+
+    /// Gradients of `sum(linear(x, weight, bias) * grad_y)`.
+    pub fn linear_backward(x: &Array, weight: &Array, grad_y: &Array) -> Result<LinearGrads> {
+        const OP: &str = "linear_backward";
+        x.same_device(OP, weight)?;
+        x.same_device(OP, grad_y)?;
+        let rows = rows_of(OP, x, weight)?;
+        let (out, inp) = (weight.shape()[0], weight.shape()[1]);
+        if grad_y.numel() != rows * out || grad_y.shape().last() != Some(&out) {
+            return Err(Error::mismatch(
+                OP,
+                x.shape(),
+                grad_y.shape(),
+                format!("grad_y must be the output's shape, [*, {out}]"),
+            ));
+        }
+        let gy = grad_y.reshape(&[rows, out])?;
+        let x2 = x.reshape(&[rows, inp])?;
+        Ok(LinearGrads {
+            x: gy.matmul(weight)?.reshape(x.shape())?,
+            weight: gy.matmul_t(&x2, true, false)?,
+            bias: gy.sum(&[0], false)?,
+        })
+    }
+}
