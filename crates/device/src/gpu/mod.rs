@@ -83,6 +83,7 @@ pub struct Engine {
     batch: Mutex<Batch>,
     error: Arc<Mutex<Option<String>>>,
     matmul_kernel: Mutex<MatmulKernel>,
+    binding_cap: std::sync::atomic::AtomicUsize,
 }
 
 /// Which matmul kernel the engine dispatches.
@@ -204,6 +205,7 @@ impl Engine {
             }),
             error,
             matmul_kernel,
+            binding_cap: std::sync::atomic::AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -316,9 +318,20 @@ impl Engine {
         Ok(self.pool.acquire(bytes))
     }
 
-    /// Elements that fit in one storage binding.
+    /// Elements that fit in one storage binding (or the cap set by
+    /// [`Engine::cap_binding_len`]).
     pub fn max_binding_len(&self) -> usize {
-        (self.limits.max_storage_buffer_binding_size / 4) as usize
+        let real = (self.limits.max_storage_buffer_binding_size / 4) as usize;
+        real.min(self.binding_cap.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Makes the range-by-range paths (elementwise ops, optimizer steps, split matmul) act
+    /// as if a binding held at most `len` elements (`None` lifts the cap). A testing knob:
+    /// it exercises those paths on small arrays; results do not change.
+    pub fn cap_binding_len(&self, len: Option<usize>) {
+        let v = len.unwrap_or(usize::MAX).max(1024);
+        self.binding_cap
+            .store(v, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Ranges `(start, len)` covering `len` elements, each small enough to bind and starting

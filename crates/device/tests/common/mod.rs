@@ -76,3 +76,52 @@ pub fn assert_close(what: &str, got: &Array, want: &Array, rtol: f32, atol: f32)
         got.shape()
     );
 }
+
+/// Checks `analytic` against central finite differences of `sum(f(x) * grad_y)` on the CPU
+/// reference, at every element of `x` (keep shapes small). `eps` must stay below the gaps
+/// between values where `f` has kinks (max pooling).
+pub fn fd_check(
+    what: &str,
+    x: &[f32],
+    shape: &[usize],
+    grad_y: &[f32],
+    analytic: &[f32],
+    eps: f32,
+    f: impl Fn(&Array) -> Array,
+) {
+    let cpu = Device::cpu();
+    let objective = |v: &[f32]| -> f64 {
+        let y = f(&Array::from_slice(&cpu, v, shape).unwrap())
+            .to_vec()
+            .unwrap();
+        assert_eq!(y.len(), grad_y.len(), "{what}: grad_y length");
+        y.iter()
+            .zip(grad_y)
+            .map(|(a, b)| *a as f64 * *b as f64)
+            .sum()
+    };
+    let scale = analytic.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let mut v = x.to_vec();
+    for i in 0..x.len() {
+        v[i] = x[i] + eps;
+        let up = objective(&v);
+        v[i] = x[i] - eps;
+        let down = objective(&v);
+        v[i] = x[i];
+        let numeric = ((up - down) / (2.0 * eps as f64)) as f32;
+        assert!(
+            (numeric - analytic[i]).abs() <= 2e-3 * scale,
+            "{what}: element {i} has gradient {} but finite differences give {numeric}",
+            analytic[i]
+        );
+    }
+}
+
+/// `n` distinct values spaced `gap` apart in random order (no ties for max pooling).
+pub fn distinct(rng: &mut StdRng, n: usize, gap: f32) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..n).map(|i| (i as f32 - n as f32 / 2.0) * gap).collect();
+    for i in (1..n).rev() {
+        v.swap(i, rng.random_range(0..=i));
+    }
+    v
+}

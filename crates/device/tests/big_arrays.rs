@@ -1,0 +1,165 @@
+//! Arrays past the adapter's largest storage binding: VGG-16's first classifier Linear
+//! (weight 4096 x 25088, 411 MB) forward and backward on the GPU against the reference, and
+//! the range-by-range paths on random shapes with the binding size capped small.
+
+mod common;
+
+use common::*;
+use fovea_device::{AdamStep, Array, Device, SgdStep};
+use rand::Rng;
+use std::sync::Mutex;
+
+/// The tests here change the engine's binding cap; they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[test]
+fn vgg16_sized_linear_runs_forward_and_backward_on_the_gpu() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let g = gpu();
+    let (n, inp, out) = (2, 25088, 4096);
+    let bytes = (inp * out * 4) as u64;
+    let limit = g.engine().unwrap().limits().max_storage_buffer_binding_size;
+    println!(
+        "weight {} MiB, largest binding {} MiB",
+        bytes >> 20,
+        limit >> 20
+    );
+    let mut r = rng(70);
+    let x = data(&mut r, n * inp, -1.0, 1.0);
+    let gy = data(&mut r, n * out, -1.0, 1.0);
+    let b = data(&mut r, out, -1.0, 1.0);
+    // the weight comes from the counter-based generator on each device: same values
+    let scale = 1.0 / (inp as f32).sqrt();
+    let run = |d: &Device| {
+        let w = Array::uniform(d, &[out, inp], -scale, scale, 71).unwrap();
+        let xa = Array::from_slice(d, &x, &[n, inp]).unwrap();
+        let ba = Array::from_slice(d, &b, &[out]).unwrap();
+        let y = xa.linear(&w, Some(&ba)).unwrap();
+        let grads = Array::linear_backward(&xa, &w, &Array::from_slice(d, &gy, &[n, out]).unwrap())
+            .unwrap();
+        // an SGD step on the big weight runs range by range too
+        let step = SgdStep {
+            lr: 0.1,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+            first: true,
+        };
+        w.sgd_step_(&grads.weight, None, &step).unwrap();
+        let w_row = w.slice(0, out - 1, out, 1).unwrap();
+        (y, grads.x, grads.weight, w_row)
+    };
+    let (yg, gxg, gwg, wg) = run(&g);
+    let (yc, gxc, gwc, wc) = run(&Device::cpu());
+    assert_close("y", &yg, &yc, 1e-4, 1e-4);
+    assert_close("grad_x", &gxg, &gxc, 1e-4, 1e-4);
+    assert_close("grad_weight", &gwg, &gwc, 1e-4, 1e-5);
+    assert_close("weight after SGD, last row", &wg, &wc, 1e-5, 1e-6);
+}
+
+#[test]
+fn split_matmul_and_ranged_ops_match_reference_under_a_small_binding_cap() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let g = gpu();
+    let engine = g.engine().unwrap();
+    engine.cap_binding_len(Some(3000));
+    let _uncap = Uncap(engine);
+    let mut r = rng(72);
+    for case in 0..12 {
+        let (batch, m, k, n) = (
+            r.random_range(1..3),
+            r.random_range(1..90),
+            r.random_range(1..120),
+            r.random_range(1..90),
+        );
+        let (ta, tb) = (r.random_bool(0.5), r.random_bool(0.5));
+        let a_shape = if ta {
+            vec![batch, k, m]
+        } else {
+            vec![batch, m, k]
+        };
+        let b_shape = if tb {
+            vec![batch, n, k]
+        } else {
+            vec![batch, k, n]
+        };
+        let (ag, ac) = pair(&data(&mut r, batch * m * k, -1.0, 1.0), &a_shape);
+        let (bg, bc) = pair(&data(&mut r, batch * k * n, -1.0, 1.0), &b_shape);
+        let what = format!("case {case}: [{batch}] {m}x{k}x{n} trans {ta} {tb}");
+        assert_close(
+            &what,
+            &ag.matmul_t(&bg, ta, tb).unwrap(),
+            &ac.matmul_t(&bc, ta, tb).unwrap(),
+            1e-4,
+            1e-5,
+        );
+    }
+    // elementwise, random and optimizer kernels range by range
+    let len = 10_000;
+    let (xg, xc) = pair(&data(&mut r, len, -1.0, 1.0), &[len]);
+    let (yg, yc) = pair(&data(&mut r, len, -1.0, 1.0), &[len]);
+    assert_close("exp", &xg.exp().unwrap(), &xc.exp().unwrap(), 1e-6, 1e-6);
+    assert_close(
+        "mul",
+        &xg.mul(&yg).unwrap(),
+        &yc.mul(&xc).unwrap(),
+        1e-6,
+        1e-6,
+    );
+    assert_close(
+        "arange",
+        &Array::arange(&g, 0.0, 9000.0, 1.0).unwrap(),
+        &Array::arange(&Device::cpu(), 0.0, 9000.0, 1.0).unwrap(),
+        0.0,
+        0.0,
+    );
+    assert_close(
+        "randn",
+        &Array::randn(&g, &[len], 3).unwrap(),
+        &Array::randn(&Device::cpu(), &[len], 3).unwrap(),
+        1e-5,
+        1e-5,
+    );
+    let step = AdamStep::new(1e-2, 1);
+    let (mg, vg) = (
+        Array::zeros(&g, &[len]).unwrap(),
+        Array::zeros(&g, &[len]).unwrap(),
+    );
+    let (mc, vc) = (
+        Array::zeros(&Device::cpu(), &[len]).unwrap(),
+        Array::zeros(&Device::cpu(), &[len]).unwrap(),
+    );
+    xg.adam_step_(&yg, &mg, &vg, None, &step).unwrap();
+    xc.adam_step_(&yc, &mc, &vc, None, &step).unwrap();
+    assert_close("adam", &xg, &xc, 1e-6, 1e-6);
+    assert_close("adam v", &vg, &vc, 1e-6, 1e-7);
+}
+
+/// Lifts the binding cap when dropped, even when the test panics.
+struct Uncap<'a>(&'a fovea_device::gpu::Engine);
+
+impl Drop for Uncap<'_> {
+    fn drop(&mut self) {
+        self.0.cap_binding_len(None);
+    }
+}
+
+#[test]
+fn kernels_that_cannot_split_refuse_oversized_arrays_clearly() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let g = gpu();
+    let limits = g.engine().unwrap().limits();
+    let max = (limits.max_storage_buffer_binding_size / 4) as usize;
+    if (max as u64 + 1) * 4 > limits.max_buffer_size {
+        return; // this adapter cannot even hold such an array
+    }
+    let x = Array::zeros(&g, &[1, 1, 1, max + 1]).unwrap();
+    let e = x.softmax(-1).unwrap_err().to_string();
+    assert!(
+        e.contains("largest storage binding") && e.contains("MiB"),
+        "{e}"
+    );
+    assert!(g.sync().is_ok(), "the refusal left no GPU error behind");
+}
