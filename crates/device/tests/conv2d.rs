@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use fovea_device::gpu::ConvAlgo;
 use fovea_device::{Array, Conv2dOptions, Device};
 use rand::Rng;
 
@@ -55,8 +56,28 @@ fn cases() -> Vec<Case> {
     out
 }
 
+/// The GPU's ways of computing a convolution: im2col + matmul over the whole batch, im2col
+/// over chunks of images (forced by a small workspace), and the implicit-GEMM kernels.
+const VARIANTS: [(ConvAlgo, Option<usize>); 3] = [
+    (ConvAlgo::Im2col, None),
+    (ConvAlgo::Im2col, Some(2048)),
+    (ConvAlgo::ImplicitGemm, None),
+];
+
 #[test]
 fn conv2d_gpu_matches_reference_in_all_three_directions() {
+    let engine = gpu();
+    let engine = engine.engine().unwrap();
+    for (algo, cap) in VARIANTS {
+        engine.set_conv_algo(algo);
+        engine.cap_binding_len(cap);
+        compare_all(&format!("{algo:?} cap {cap:?}"));
+    }
+    engine.set_conv_algo(ConvAlgo::Im2col);
+    engine.cap_binding_len(None);
+}
+
+fn compare_all(variant: &str) {
     let mut r = rng(41);
     for case in cases() {
         let geom = case.opts.geometry(&case.x, &case.w).unwrap();
@@ -65,7 +86,7 @@ fn conv2d_gpu_matches_reference_in_all_three_directions() {
         let (gw, cw) = pair(&data(&mut r, case.w.iter().product(), -1.0, 1.0), &case.w);
         let (gb, cb) = pair(&data(&mut r, case.w[0], -1.0, 1.0), &[case.w[0]]);
         let (gdy, cdy) = pair(&data(&mut r, y_shape.iter().product(), -1.0, 1.0), &y_shape);
-        let what = format!("x {:?} w {:?} {:?}", case.x, case.w, case.opts);
+        let what = format!("{variant}: x {:?} w {:?} {:?}", case.x, case.w, case.opts);
         let taps = (geom.c_in / geom.groups * geom.kh * geom.kw) as f32;
         let tol = 2e-6 * taps + 1e-5;
         let y = gx.conv2d(&gw, Some(&gb), case.opts).unwrap();

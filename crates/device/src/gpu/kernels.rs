@@ -30,6 +30,7 @@ pub const SHADERS: &[(&str, &str)] = &[
         "conv2d_wgrad",
         include_str!("../../../../shaders/conv2d_wgrad.wgsl"),
     ),
+    ("im2col", include_str!("../../../../shaders/im2col.wgsl")),
     ("pool2d", include_str!("../../../../shaders/pool2d.wgsl")),
     (
         "resize_bilinear",

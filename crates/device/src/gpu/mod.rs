@@ -5,6 +5,7 @@
 //! reads to the host and [`Backend::sync`](crate::Backend::sync). Kernel parameters go
 //! through a uniform ring (one slot per dispatch of a batch, written once at submit).
 
+mod conv_im2col;
 pub mod kernels;
 mod layer_ops;
 mod matmul_split;
@@ -13,6 +14,7 @@ pub mod pool;
 mod readback;
 
 use crate::error::{Error, Result};
+pub use conv_im2col::ConvAlgo;
 use kernels::{KernelKey, PipelineCache};
 use pool::{BufferPool, PooledBuffer, Slice};
 use std::sync::{Arc, Mutex};
@@ -84,6 +86,7 @@ pub struct Engine {
     error: Arc<Mutex<Option<String>>>,
     matmul_kernel: Mutex<MatmulKernel>,
     binding_cap: std::sync::atomic::AtomicUsize,
+    conv_algo: Mutex<ConvAlgo>,
 }
 
 /// Which matmul kernel the engine dispatches.
@@ -206,6 +209,7 @@ impl Engine {
             error,
             matmul_kernel,
             binding_cap: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            conv_algo: Mutex::new(ConvAlgo::from_env()),
         })
     }
 
@@ -224,7 +228,7 @@ impl Engine {
         format!(
             "{}\n  driver: {} {}\n  max buffer: {:.0} MiB, max storage binding: {:.0} MiB\n  \
              max workgroup: {} invocations, {}x{}x{}, {} KiB shared, {} workgroups per dimension\n  \
-             storage buffers per stage: {}\n  optional features: shader-f16 {}, subgroups {} (sizes {}..{})\n  matmul kernel: {:?}",
+             storage buffers per stage: {}\n  optional features: shader-f16 {}, subgroups {} (sizes {}..{})\n  matmul kernel: {:?}; convolution: {:?}",
             self.name(),
             self.info.driver,
             self.info.driver_info,
@@ -242,6 +246,7 @@ impl Engine {
             self.info.subgroup_min_size,
             self.info.subgroup_max_size,
             self.matmul_kernel(),
+            self.conv_algo(),
         )
     }
 
@@ -316,6 +321,16 @@ impl Engine {
             ));
         }
         Ok(self.pool.acquire(bytes))
+    }
+
+    /// How convolutions are computed (`FOVEA_CONV=igemm` forces the implicit GEMM).
+    pub fn conv_algo(&self) -> ConvAlgo {
+        *self.conv_algo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Chooses how convolutions are computed (both give the same results; tests run both).
+    pub fn set_conv_algo(&self, algo: ConvAlgo) {
+        *self.conv_algo.lock().unwrap_or_else(|e| e.into_inner()) = algo;
     }
 
     /// Elements that fit in one storage binding (or the cap set by

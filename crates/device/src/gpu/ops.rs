@@ -152,13 +152,14 @@ struct MatmulParams {
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct ConvParams {
-    dims: [u32; 17],
-    _pad: [u32; 3],
+pub(super) struct ConvParams {
+    pub(super) dims: [u32; 17],
+    /// im2col's batch chunk: first image, images; then padding
+    pub(super) chunk: [u32; 3],
 }
 
 impl ConvParams {
-    fn new(g: &Conv2dGeom, has_bias: bool) -> Self {
+    pub(super) fn new(g: &Conv2dGeom, has_bias: bool) -> Self {
         let v = [
             g.n,
             g.c_in,
@@ -180,7 +181,7 @@ impl ConvParams {
         ];
         ConvParams {
             dims: v.map(|d| d as u32),
-            _pad: [0; 3],
+            chunk: [0; 3],
         }
     }
 }
@@ -282,24 +283,34 @@ impl Engine {
     ) -> Result<Arc<PooledBuffer>> {
         let out = self.out(d.batch * d.m * d.n)?;
         let t = matmul_tile();
+        let rows = match self.matmul_kernel() {
+            MatmulKernel::Tiled => 8,
+            MatmulKernel::Subgroup { .. } => 16,
+        };
+        // Small outputs get narrower workgroups, so a 64-row GEMM (a conv layer's output
+        // channels) does not pay for a 256-row tile.
+        let fit = |len: usize, per: u32, most: u32| {
+            (len.div_ceil(per as usize).next_power_of_two() as u32).clamp(1, most)
+        };
+        let threads_y = fit(d.m, rows, t.threads_y);
         let (shader, threads_x) = match self.matmul_kernel() {
-            MatmulKernel::Tiled => ("matmul", t.threads_x),
-            MatmulKernel::Subgroup { size } => {
-                ("matmul_subgroup", t.threads_x.next_multiple_of(size))
-            }
+            MatmulKernel::Tiled => ("matmul", fit(d.n, 8, t.threads_x)),
+            MatmulKernel::Subgroup { size } => (
+                "matmul_subgroup",
+                fit(d.n, 8, t.threads_x).next_multiple_of(size),
+            ),
         };
         let key = KernelKey::new(
             shader,
             &[
                 ("TILE_K", t.k as f64),
                 ("THREADS_X", threads_x as f64),
-                ("THREADS_Y", t.threads_y as f64),
+                ("THREADS_Y", threads_y as f64),
                 ("TRANS_A", d.trans_a as u32 as f64),
                 ("TRANS_B", d.trans_b as u32 as f64),
             ],
         );
-        let rows = if shader == "matmul" { 8 } else { 16 };
-        let (tile_m, tile_n) = (rows * t.threads_y, 8 * threads_x);
+        let (tile_m, tile_n) = (rows * threads_y, 8 * threads_x);
         let max = self.limits().max_compute_workgroups_per_dimension as usize;
         let (gx, gy) = (d.n.div_ceil(tile_n as usize), d.m.div_ceil(tile_m as usize));
         if gx > max || gy > max {
@@ -526,6 +537,9 @@ impl Backend for Engine {
         bias: Option<&Storage>,
         g: &Conv2dGeom,
     ) -> Result<Storage> {
+        if let Some(chunk) = self.im2col_chunk(g) {
+            return self.conv2d_im2col(x, w, bias, g, chunk);
+        }
         let out = self.out(g.n * g.c_out * g.oh * g.ow)?;
         let p = ConvParams::new(g, bias.is_some());
         // Without a bias, `x` stands in for the (unread) bias binding.
@@ -541,6 +555,9 @@ impl Backend for Engine {
         w: &Storage,
         g: &Conv2dGeom,
     ) -> Result<Storage> {
+        if let Some(chunk) = self.im2col_chunk(g) {
+            return self.conv2d_dgrad_im2col(grad_y, w, g, chunk);
+        }
         let out = self.out(g.n * g.c_in * g.h * g.w)?;
         let p = ConvParams::new(g, false);
         let gemm = (g.c_in / g.groups, g.n * g.h * g.w);
@@ -560,6 +577,9 @@ impl Backend for Engine {
         grad_y: &Storage,
         g: &Conv2dGeom,
     ) -> Result<Storage> {
+        if let Some(chunk) = self.im2col_chunk(g) {
+            return self.conv2d_wgrad_im2col(x, grad_y, g, chunk);
+        }
         let out = self.out(g.c_out * (g.c_in / g.groups) * g.kh * g.kw)?;
         let p = ConvParams::new(g, false);
         let gemm = (g.c_out / g.groups, (g.c_in / g.groups) * g.kh * g.kw);
