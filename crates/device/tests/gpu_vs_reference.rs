@@ -758,3 +758,29 @@ fn async_readback_works_through_pollster() {
     let v = pollster::block_on(a.to_vec_async()).unwrap();
     assert_eq!(v, (0..10).map(|i| i as f32).collect::<Vec<_>>());
 }
+
+/// Regression: with narrowed workgroups, lavapipe stopped summing a long K early
+/// (2 x 8192 x 64 and 2 x 25088 x 1337 came out short); thin outputs with a K past 4096 keep
+/// the full tile, and those up to it keep at least 4 rows of threads.
+#[test]
+fn thin_matmuls_with_a_long_k_match_reference() {
+    let mut r = rng(90);
+    for (m, k, n) in [
+        (2, 8192, 64),
+        (1, 9000, 5),
+        (2, 4096, 64),
+        (3, 4096, 17),
+        (2, 25088, 300),
+    ] {
+        let (ag, ac) = pair(&data(&mut r, m * k, 0.0, 1.0), &[m, k]);
+        let (bg, bc) = pair(&data(&mut r, k * n, 0.0, 1.0), &[k, n]);
+        let what = format!("{m}x{k}x{n}");
+        assert_close(
+            &what,
+            &ag.matmul(&bg).unwrap(),
+            &ac.matmul(&bc).unwrap(),
+            1e-4,
+            1e-3,
+        );
+    }
+}
