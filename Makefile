@@ -8,10 +8,14 @@ CARGO ?= cargo
 setup:
 	./scripts/setup.sh
 
-## The main job: show the adapter, self-check it, and benchmark matmul against a CPU library.
+FIXTURES ?= ../shared/fixtures/ops
+
+## The main job: show the adapter, self-check it, run PyTorch's conformance cases on it (when
+## the fixtures are beside the checkout), and benchmark conv2d against a CPU library.
 demo: setup
 	$(CARGO) run --release -p fovea-cli -- info
-	$(CARGO) run --release -p fovea-cli -- bench matmul
+	if [ -d "$(FIXTURES)" ]; then $(CARGO) run --release --example conformance -- "$(FIXTURES)" --device gpu; fi
+	$(CARGO) run --release -p fovea-cli -- bench conv
 
 ## Everything CI runs: format, lints, the adapter in use, the test suite, the wasm build check.
 test: setup lint
@@ -28,3 +32,4 @@ wasm-check:
 
 bench: setup
 	$(CARGO) run --release -p fovea-cli -- bench matmul
+	$(CARGO) run --release -p fovea-cli -- bench conv
