@@ -39,13 +39,6 @@ fn storage(b: Arc<PooledBuffer>) -> Storage {
     Storage::Gpu(b)
 }
 
-fn unwrap_gpu(s: Storage) -> Arc<PooledBuffer> {
-    match s {
-        Storage::Gpu(b) => b,
-        Storage::Cpu(_) => unreachable!("the GPU backend returns GPU storage"),
-    }
-}
-
 impl Engine {
     /// Images per im2col chunk, or `None` when this convolution takes the implicit GEMM.
     pub(super) fn im2col_chunk(&self, g: &Conv2dGeom) -> Option<usize> {
@@ -245,7 +238,7 @@ impl Engine {
                         shape: vec![g.c_out * k],
                         strides: vec![vec![1], vec![1]],
                     };
-                    storage(unwrap_gpu(self.binary(BinaryOp::Add, &t, &sum, &bc)?))
+                    self.binary(BinaryOp::Add, &t, &sum, &bc)?
                 }
             });
         }

@@ -175,7 +175,12 @@ impl Engine {
         Ok(Storage::Gpu(out))
     }
 
-    fn resize(&self, src: &Storage, g: &ResizeGeom, backward: bool) -> Result<Storage> {
+    pub(super) fn resize_bilinear_gpu(
+        &self,
+        src: &Storage,
+        g: &ResizeGeom,
+        backward: bool,
+    ) -> Result<Storage> {
         let len = if backward {
             g.planes * g.h * g.w
         } else {
@@ -197,15 +202,6 @@ impl Engine {
         let bufs = [src.gpu()?, &out];
         self.dispatch(&key, bytemuck::bytes_of(&p), &bufs, self.groups_1d(len))?;
         Ok(Storage::Gpu(out))
-    }
-
-    pub(super) fn resize_bilinear_gpu(
-        &self,
-        x: &Storage,
-        g: &ResizeGeom,
-        backward: bool,
-    ) -> Result<Storage> {
-        self.resize(x, g, backward)
     }
 
     fn channel_params(d: ChannelDims) -> ChannelParams {
