@@ -222,14 +222,13 @@ impl Case {
             }
             "max_pool2d" | "avg_pool2d" => {
                 let (x, gy) = (self.get(dev, "x")?, self.get(dev, "grad_y")?);
-                let k = self
-                    .pair("kernel", (0, 0))
-                    .or_else(|_| self.pair("kernel_size", (0, 0)))?;
-                let k = if k == (0, 0) {
-                    self.pair("kernel_size", (1, 1))?
+                // the format says `kernel`; torch's own keyword is `kernel_size`
+                let key = if self.attrs.get("kernel").is_some() {
+                    "kernel"
                 } else {
-                    k
+                    "kernel_size"
                 };
+                let k = self.pair(key, (1, 1))?;
                 let mut o = Pool2dOptions::new(1);
                 o.kernel = k;
                 o.stride = self.pair("stride", k)?;
