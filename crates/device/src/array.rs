@@ -697,6 +697,67 @@ impl Array {
         self.gather(shape, None, &[(self, piece)])
     }
 
+    /// Gradient w.r.t. the input of [`Array::slice`]: `grad_y` scattered into zeros of
+    /// `input_shape` at the sliced positions.
+    pub fn slice_backward(
+        grad_y: &Array,
+        input_shape: &[usize],
+        axis: isize,
+        start: usize,
+        end: usize,
+        step: usize,
+    ) -> Result<Array> {
+        const OP: &str = "slice_backward";
+        let ax = normalize_axis(OP, input_shape, axis)?;
+        let fits = step > 0 && start <= end && end <= input_shape[ax];
+        let mut want = input_shape.to_vec();
+        if fits {
+            want[ax] = (end - start).div_ceil(step);
+        }
+        if !fits || grad_y.shape != want {
+            return Err(Error::mismatch(
+                OP,
+                &grad_y.shape,
+                input_shape,
+                format!("grad_y must have the shape of x[{start}..{end} step {step}] on axis {ax}"),
+            ));
+        }
+        let own = strides(input_shape);
+        let mut dst_strides = own.clone();
+        dst_strides[ax] *= step;
+        let piece = CopyPiece {
+            shape: grad_y.shape.clone(),
+            src_offset: 0,
+            src_strides: strides(&grad_y.shape),
+            dst_offset: start * own[ax],
+            dst_strides,
+        };
+        grad_y.gather(input_shape.to_vec(), Some(0.0), &[(grad_y, piece)])
+    }
+
+    /// The array repeated along its size-1 (or missing leading) axes to `shape`, NumPy
+    /// broadcasting rules (`torch.Tensor.expand`, materialised).
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Array> {
+        const OP: &str = "broadcast_to";
+        if broadcast_shape(&self.shape, shape).as_deref() != Some(shape) {
+            return Err(Error::mismatch(
+                OP,
+                &self.shape,
+                shape,
+                "each axis must equal the target's or be 1 (NumPy broadcasting)",
+            ));
+        }
+        checked_numel(OP, shape)?;
+        let piece = CopyPiece {
+            shape: shape.to_vec(),
+            src_offset: 0,
+            src_strides: broadcast_strides(&self.shape, shape),
+            dst_offset: 0,
+            dst_strides: strides(shape),
+        };
+        self.gather(shape.to_vec(), None, &[(self, piece)])
+    }
+
     /// Arrays joined along `axis`; all other axes must match (`torch.cat`).
     pub fn concat(arrays: &[&Array], axis: isize) -> Result<Array> {
         let first = arrays

@@ -1,0 +1,175 @@
+//! Elementwise ops: unary maps, scalar maps, broadcasting binary ops and `where`.
+
+use super::sum_to;
+use crate::error::Result;
+use crate::tape::record;
+use crate::tensor::Tensor;
+use fovea_device::Array;
+
+fn zero(a: &Array) -> Result<Array> {
+    Ok(Array::scalar(a.device(), 0.0)?)
+}
+
+macro_rules! unary {
+    ($($(#[$doc:meta])* $name:ident($x:ident, $y:ident, $g:ident) => $rule:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> Result<Tensor> {
+            let $x = self.array();
+            let value = $x.$name()?;
+            let $y = value.clone();
+            record(stringify!($name), value, &[self], move |$g: &Array, _| {
+                let _ = (&$x, &$y);
+                Ok(vec![Some($rule)])
+            })
+        }
+    )*};
+}
+
+impl Tensor {
+    unary! {
+        /// `-x`
+        neg(x, y, g) => g.neg()?;
+        /// `|x|` (gradient 0 at 0, as PyTorch)
+        abs(x, y, g) => g.mul(&x.gt(&zero(&x)?)?.sub(&x.lt(&zero(&x)?)?)?)?;
+        /// `e^x`
+        exp(x, y, g) => g.mul(&y)?;
+        /// natural logarithm
+        log(x, y, g) => g.div(&x)?;
+        /// square root
+        sqrt(x, y, g) => g.div(&y.mul_scalar(2.0)?)?;
+        /// hyperbolic tangent
+        tanh(x, y, g) => g.mul(&y.mul(&y)?.neg()?.add_scalar(1.0)?)?;
+        /// logistic sigmoid
+        sigmoid(x, y, g) => g.mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)?;
+        /// `max(x, 0)`; its backward rule is the one guided backpropagation overrides
+        relu(x, y, g) => g.mul(&x.gt(&zero(&x)?)?)?;
+    }
+
+    /// `x^p`.
+    pub fn powf(&self, p: f32) -> Result<Tensor> {
+        let x = self.array();
+        record("powf", x.powf(p)?, &[self], move |g, _| {
+            Ok(vec![Some(g.mul(&x.powf(p - 1.0)?.mul_scalar(p)?)?)])
+        })
+    }
+
+    /// `x + s`.
+    pub fn add_scalar(&self, s: f32) -> Result<Tensor> {
+        record(
+            "add_scalar",
+            self.array().add_scalar(s)?,
+            &[self],
+            |g, _| Ok(vec![Some(g.clone())]),
+        )
+    }
+
+    /// `x * s`.
+    pub fn mul_scalar(&self, s: f32) -> Result<Tensor> {
+        record(
+            "mul_scalar",
+            self.array().mul_scalar(s)?,
+            &[self],
+            move |g, _| Ok(vec![Some(g.mul_scalar(s)?)]),
+        )
+    }
+
+    /// `a + b`, broadcasting.
+    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
+        let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
+        let v = self.array().add(&other.array())?;
+        record("add", v, &[self, other], move |g, need| {
+            Ok(vec![
+                need[0].then(|| sum_to(g, &sa)).transpose()?,
+                need[1].then(|| sum_to(g, &sb)).transpose()?,
+            ])
+        })
+    }
+
+    /// `a - b`, broadcasting.
+    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
+        let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
+        let v = self.array().sub(&other.array())?;
+        record("sub", v, &[self, other], move |g, need| {
+            Ok(vec![
+                need[0].then(|| sum_to(g, &sa)).transpose()?,
+                need[1].then(|| sum_to(&g.neg()?, &sb)).transpose()?,
+            ])
+        })
+    }
+
+    /// `a * b`, broadcasting.
+    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
+        let (a, b) = (self.array(), other.array());
+        let v = a.mul(&b)?;
+        record("mul", v, &[self, other], move |g, need| {
+            Ok(vec![
+                need[0]
+                    .then(|| sum_to(&g.mul(&b)?, a.shape()))
+                    .transpose()?,
+                need[1]
+                    .then(|| sum_to(&g.mul(&a)?, b.shape()))
+                    .transpose()?,
+            ])
+        })
+    }
+
+    /// `a / b`, broadcasting.
+    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
+        let (a, b) = (self.array(), other.array());
+        let v = a.div(&b)?;
+        let y = v.clone();
+        record("div", v, &[self, other], move |g, need| {
+            let ga = g.div(&b)?;
+            Ok(vec![
+                need[0].then(|| sum_to(&ga, a.shape())).transpose()?,
+                need[1]
+                    .then(|| sum_to(&ga.mul(&y)?.neg()?, b.shape()))
+                    .transpose()?,
+            ])
+        })
+    }
+
+    /// Elementwise maximum, broadcasting; ties share the gradient equally, as in PyTorch.
+    pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
+        self.extremum(other, "maximum", true)
+    }
+
+    /// Elementwise minimum, broadcasting; ties share the gradient equally, as in PyTorch.
+    pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
+        self.extremum(other, "minimum", false)
+    }
+
+    fn extremum(&self, other: &Tensor, op: &'static str, max: bool) -> Result<Tensor> {
+        let (a, b) = (self.array(), other.array());
+        let v = if max { a.maximum(&b)? } else { a.minimum(&b)? };
+        record(op, v, &[self, other], move |g, need| {
+            let wins = if max { a.gt(&b)? } else { a.lt(&b)? };
+            let share = wins.add(&a.eq(&b)?.mul_scalar(0.5)?)?;
+            let ga = g.mul(&share)?;
+            let gb = g.sub(&ga)?;
+            Ok(vec![
+                need[0].then(|| sum_to(&ga, a.shape())).transpose()?,
+                need[1].then(|| sum_to(&gb, b.shape())).transpose()?,
+            ])
+        })
+    }
+
+    /// `cond != 0 ? on_true : on_false`, broadcasting (`torch.where`); `cond` gets no gradient.
+    pub fn where_(cond: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
+        let c = cond.array();
+        let (st, sf) = (on_true.shape().to_vec(), on_false.shape().to_vec());
+        let v = Array::where_(&c, &on_true.array(), &on_false.array())?;
+        record("where", v, &[on_true, on_false, cond], move |g, need| {
+            let z = zero(g)?;
+            Ok(vec![
+                need[0]
+                    .then(|| sum_to(&Array::where_(&c, g, &z)?, &st))
+                    .transpose()?,
+                need[1]
+                    .then(|| sum_to(&Array::where_(&c, &z, g)?, &sf))
+                    .transpose()?,
+                None,
+            ])
+        })
+    }
+}

@@ -1,0 +1,210 @@
+//! CNN layers as differentiable ops: convolution, pooling, resize, batch norm, linear,
+//! dropout.
+
+use crate::error::Result;
+use crate::tape::record;
+use crate::tensor::Tensor;
+use fovea_device::{Array, Conv2dOptions, Pool2dOptions};
+
+/// What [`Tensor::batch_norm2d`] needs besides the input.
+pub struct BatchNormArgs<'a> {
+    /// scale `[C]`
+    pub weight: Option<&'a Tensor>,
+    /// shift `[C]`
+    pub bias: Option<&'a Tensor>,
+    /// running mean `[C]`, updated in place in training mode
+    pub running_mean: Option<&'a Tensor>,
+    /// running variance `[C]`, updated in place in training mode
+    pub running_var: Option<&'a Tensor>,
+    /// batch statistics (training) or running statistics (evaluation)
+    pub training: bool,
+    /// running-statistics blend factor
+    pub momentum: f32,
+    /// added to the variance
+    pub eps: f32,
+}
+
+fn opt_array(t: Option<&Tensor>) -> Option<Array> {
+    t.map(Tensor::array)
+}
+
+impl Tensor {
+    /// 2-D convolution of an NCHW input with a `[C_out, C_in / groups, KH, KW]` weight and an
+    /// optional `[C_out]` bias (`F.conv2d`).
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: Conv2dOptions,
+    ) -> Result<Tensor> {
+        let (x, w) = (self.array(), weight.array());
+        let v = x.conv2d(&w, opt_array(bias).as_ref(), opts)?;
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        record("conv2d", v, &inputs, move |g, need| {
+            let mut out = vec![
+                need[0]
+                    .then(|| Array::conv2d_backward_data(g, &w, x.shape(), opts))
+                    .transpose()?,
+                need[1]
+                    .then(|| Array::conv2d_backward_weight(&x, g, w.shape(), opts))
+                    .transpose()?,
+            ];
+            if need.len() == 3 {
+                out.push(need[2].then(|| g.sum(&[0, 2, 3], false)).transpose()?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Max pooling (`F.max_pool2d`); the gradient goes to each window's maximum.
+    pub fn max_pool2d(&self, opts: Pool2dOptions) -> Result<Tensor> {
+        let (v, idx) = self.array().max_pool2d(opts)?;
+        let shape = self.shape().to_vec();
+        record("max_pool2d", v, &[self], move |g, _| {
+            Ok(vec![Some(Array::max_pool2d_backward(
+                g, &idx, &shape, opts,
+            )?)])
+        })
+    }
+
+    /// Average pooling (`F.avg_pool2d`).
+    pub fn avg_pool2d(&self, opts: Pool2dOptions) -> Result<Tensor> {
+        let shape = self.shape().to_vec();
+        record(
+            "avg_pool2d",
+            self.array().avg_pool2d(opts)?,
+            &[self],
+            move |g, _| Ok(vec![Some(Array::avg_pool2d_backward(g, &shape, opts)?)]),
+        )
+    }
+
+    /// Adaptive average pooling to `(rows, cols)` (`F.adaptive_avg_pool2d`).
+    pub fn adaptive_avg_pool2d(&self, size: (usize, usize)) -> Result<Tensor> {
+        let shape = self.shape().to_vec();
+        let v = self.array().adaptive_avg_pool2d(size)?;
+        record("adaptive_avg_pool2d", v, &[self], move |g, _| {
+            Ok(vec![Some(Array::adaptive_avg_pool2d_backward(g, &shape)?)])
+        })
+    }
+
+    /// Bilinear resize to `(rows, cols)` (`F.interpolate(mode="bilinear")`).
+    pub fn resize_bilinear(&self, size: (usize, usize), align_corners: bool) -> Result<Tensor> {
+        let shape = self.shape().to_vec();
+        let v = self.array().resize_bilinear(size, align_corners)?;
+        record("resize_bilinear", v, &[self], move |g, _| {
+            Ok(vec![Some(Array::resize_bilinear_backward(
+                g,
+                &shape,
+                align_corners,
+            )?)])
+        })
+    }
+
+    /// `x W^T + b` over the last axis (`F.linear`), weight `[out, in]`.
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let (x, w) = (self.array(), weight.array());
+        let v = x.linear(&w, opt_array(bias).as_ref())?;
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        record("linear", v, &inputs, move |g, need| {
+            let x2 = x.reshape(&[x.numel() / x.shape()[x.rank() - 1], x.shape()[x.rank() - 1]])?;
+            let g2 = g.reshape(&[g.numel() / g.shape()[g.rank() - 1], g.shape()[g.rank() - 1]])?;
+            let mut out = vec![
+                need[0]
+                    .then(|| -> Result<Array> { Ok(g2.matmul(&w)?.reshape(x.shape())?) })
+                    .transpose()?,
+                need[1].then(|| g2.matmul_t(&x2, true, false)).transpose()?,
+            ];
+            if need.len() == 3 {
+                out.push(need[2].then(|| g2.sum(&[0], false)).transpose()?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Dropout with drop probability `p` and the given mask seed (`F.dropout`, training
+    /// mode): kept values scale by `1 / (1 - p)`.
+    pub fn dropout(&self, p: f32, seed: u64) -> Result<Tensor> {
+        let (v, mask) = self.array().dropout(p, seed)?;
+        record("dropout", v, &[self], move |g, _| {
+            Ok(vec![Some(g.mul(&mask)?)])
+        })
+    }
+
+    /// Batch norm over the channels of an NCHW input (`F.batch_norm`). In training mode it
+    /// normalises by the batch statistics and blends them into the running statistics in place
+    /// (when given); in evaluation mode it uses the running statistics.
+    pub fn batch_norm2d(&self, args: BatchNormArgs) -> Result<Tensor> {
+        let x = self.array();
+        let gamma = opt_array(args.weight);
+        let beta = opt_array(args.bias);
+        let mut inputs = vec![self];
+        inputs.extend(args.weight);
+        inputs.extend(args.bias);
+        let has = (gamma.is_some(), beta.is_some());
+        let slot = move |need: &[bool], gw: Option<Array>, gb: Option<Array>| {
+            let mut out = vec![];
+            let mut i = 1;
+            if has.0 {
+                out.push(gw.filter(|_| need[i]));
+                i += 1;
+            }
+            if has.1 {
+                out.push(gb.filter(|_| need[i]));
+            }
+            out
+        };
+        if args.training {
+            let (v, stats) = x.batch_norm2d_train(gamma.as_ref(), beta.as_ref(), args.eps)?;
+            if let (Some(rm), Some(rv)) = (args.running_mean, args.running_var) {
+                let (m, var) =
+                    Array::batch_norm2d_running(&rm.array(), &rv.array(), &stats, args.momentum)?;
+                rm.set_data(m)?;
+                rv.set_data(var)?;
+            }
+            return record("batch_norm2d", v, &inputs, move |g, need| {
+                let grads = Array::batch_norm2d_backward(&x, g, gamma.as_ref(), &stats)?;
+                let mut out = vec![need[0].then_some(grads.x)];
+                out.extend(slot(need, Some(grads.gamma), Some(grads.beta)));
+                Ok(out)
+            });
+        }
+        let (Some(rm), Some(rv)) = (args.running_mean, args.running_var) else {
+            return Err(fovea_device::Error::invalid(
+                "batch_norm2d",
+                self.shape(),
+                "evaluation mode needs the running mean and variance; pass them or use training mode",
+            )
+            .into());
+        };
+        let (rm, rv) = (rm.array(), rv.array());
+        let v = x.batch_norm2d_eval(gamma.as_ref(), beta.as_ref(), &rm, &rv, args.eps)?;
+        let eps = args.eps;
+        record("batch_norm2d", v, &inputs, move |g, need| {
+            let c = rm.numel();
+            let per_channel = [1, c, 1, 1];
+            let invstd = rv.add_scalar(eps)?.powf(-0.5)?;
+            let scale = match &gamma {
+                Some(w) => w.mul(&invstd)?,
+                None => invstd.clone(),
+            };
+            let gx = need[0]
+                .then(|| g.mul(&scale.reshape(&per_channel)?))
+                .transpose()?;
+            let gw = match has.0 && need[1] {
+                true => {
+                    let xhat = x
+                        .sub(&rm.reshape(&per_channel)?)?
+                        .mul(&invstd.reshape(&per_channel)?)?;
+                    Some(g.mul(&xhat)?.sum(&[0, 2, 3], false)?)
+                }
+                false => None,
+            };
+            let gb = Some(g.sum(&[0, 2, 3], false)?);
+            let mut out = vec![gx];
+            out.extend(slot(need, gw, gb));
+            Ok(out)
+        })
+    }
+}

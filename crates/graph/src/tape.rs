@@ -1,0 +1,258 @@
+//! The tape: each recorded op keeps its inputs and a backward closure over what it saved.
+//! Backward walks the ops in reverse topological order, frees each op's saved buffers once it
+//! has run, and hands gradients to the leaves. Also: `no_grad` scopes and backward-rule
+//! overrides.
+
+use crate::error::{Error, Result};
+use crate::tensor::{Origin, Tensor};
+use fovea_device::Array;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+/// What an op's backward rule returns: one gradient per input, `None` where the input does
+/// not need one.
+pub type InputGrads = Vec<Option<Array>>;
+
+/// An op's built-in backward rule: from the output's gradient and which inputs need one.
+pub(crate) type BackwardFn = Box<dyn FnOnce(&Array, &[bool]) -> Result<InputGrads> + Send + Sync>;
+
+/// One recorded op.
+pub(crate) struct Node {
+    pub(crate) op: &'static str,
+    inputs: Mutex<Vec<Tensor>>,
+    backward: Mutex<Option<BackwardFn>>,
+}
+
+thread_local! {
+    static NO_GRAD: Cell<usize> = const { Cell::new(0) };
+    static OVERRIDES: RefCell<Vec<(&'static str, Rc<OverrideFn>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether ops are being recorded on this thread (false inside [`no_grad`]).
+pub fn is_grad_enabled() -> bool {
+    NO_GRAD.with(|c| c.get() == 0)
+}
+
+/// While alive, ops on this thread are not recorded (`with torch.no_grad():`).
+pub struct NoGradGuard {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl NoGradGuard {
+    /// Starts a no-grad scope that ends when the guard drops.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> NoGradGuard {
+        NO_GRAD.with(|c| c.set(c.get() + 1));
+        NoGradGuard {
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for NoGradGuard {
+    fn drop(&mut self) {
+        NO_GRAD.with(|c| c.set(c.get() - 1));
+    }
+}
+
+/// Runs `f` without recording (inference, evaluation, parameter updates).
+pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
+    let _g = NoGradGuard::new();
+    f()
+}
+
+/// What a replacement backward rule sees.
+pub struct BackwardContext<'a> {
+    /// the op's name, e.g. `relu`
+    pub op: &'static str,
+    /// the op's input values, in call order
+    pub inputs: &'a [Array],
+    /// the gradient arriving at the op's output
+    pub grad_output: &'a Array,
+    /// which inputs need a gradient
+    pub needs_grad: &'a [bool],
+}
+
+/// A replacement backward rule: one gradient per input (`None` where not needed).
+pub type OverrideFn = dyn Fn(&BackwardContext) -> Result<InputGrads>;
+
+/// While alive, backward passes on this thread use `rule` instead of the built-in backward of
+/// every op named `op` (nested overrides stack; the innermost wins). This is how guided
+/// backpropagation replaces ReLU's rule:
+///
+/// ```no_run
+/// # use fovea_graph::{override_backward, guided_relu_backward, Tensor};
+/// # fn demo(x: &Tensor, score: &Tensor) -> fovea_graph::Result<()> {
+/// let _guided = override_backward("relu", guided_relu_backward);
+/// score.backward()?; // x.grad() now holds guided-backprop gradients
+/// # Ok(()) }
+/// ```
+///
+/// The rule applies to backward passes run while the guard lives, whenever the ops were
+/// recorded; dropping the guard restores the built-in rule.
+pub fn override_backward(
+    op: &'static str,
+    rule: impl Fn(&BackwardContext) -> Result<InputGrads> + 'static,
+) -> OverrideGuard {
+    OVERRIDES.with(|o| o.borrow_mut().push((op, Rc::new(rule))));
+    OverrideGuard {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// Ends a backward-rule override when dropped. See [`override_backward`].
+pub struct OverrideGuard {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for OverrideGuard {
+    fn drop(&mut self) {
+        OVERRIDES.with(|o| o.borrow_mut().pop());
+    }
+}
+
+fn override_for(op: &str) -> Option<Rc<OverrideFn>> {
+    OVERRIDES.with(|o| {
+        o.borrow()
+            .iter()
+            .rev()
+            .find(|(name, _)| *name == op)
+            .map(|(_, r)| r.clone())
+    })
+}
+
+/// Guided backpropagation's ReLU rule (Springenberg et al.): the gradient passes only where
+/// both the ReLU's input and the incoming gradient are positive.
+pub fn guided_relu_backward(ctx: &BackwardContext) -> Result<InputGrads> {
+    let x = &ctx.inputs[0];
+    let g = ctx.grad_output;
+    let zero = Array::scalar(x.device(), 0.0)?;
+    let pass = x.gt(&zero)?.mul(&g.gt(&zero)?)?;
+    Ok(vec![Some(g.mul(&pass)?)])
+}
+
+/// Makes the output tensor of op `op` from its value. It is recorded (given a node holding
+/// `inputs` and `backward`) when grad is enabled and some input requires grad.
+pub(crate) fn record(
+    op: &'static str,
+    value: Array,
+    inputs: &[&Tensor],
+    backward: impl FnOnce(&Array, &[bool]) -> Result<InputGrads> + Send + Sync + 'static,
+) -> Result<Tensor> {
+    let origin = inputs.first().map(|t| Origin {
+        op,
+        input_shape: t.shape().to_vec(),
+    });
+    let track = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
+    let node = track.then(|| {
+        Arc::new(Node {
+            op,
+            inputs: Mutex::new(inputs.iter().map(|t| (*t).clone()).collect()),
+            backward: Mutex::new(Some(Box::new(backward) as BackwardFn)),
+        })
+    });
+    Ok(Tensor::build(value, node, origin))
+}
+
+/// Tensors with a node reachable from `root`, each after all the tensors it depends on.
+fn topo_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<(Tensor, bool)> = vec![(root.clone(), false)];
+    while let Some((t, expanded)) = stack.pop() {
+        if expanded {
+            order.push(t);
+            continue;
+        }
+        let Some(node) = t.0.node.clone() else {
+            continue;
+        };
+        if !seen.insert(t.id()) {
+            continue;
+        }
+        stack.push((t, true));
+        for input in node.inputs.lock().expect("tape lock poisoned").iter() {
+            if input.0.node.is_some() && !seen.contains(&input.id()) {
+                stack.push((input.clone(), false));
+            }
+        }
+    }
+    order
+}
+
+pub(crate) fn run_backward(root: &Tensor, seed: Array) -> Result<()> {
+    if root.is_leaf() {
+        return root.accumulate_grad(seed);
+    }
+    let mut order = topo_order(root);
+    let mut pending: HashMap<u64, Array> = HashMap::from([(root.id(), seed)]);
+    while let Some(t) = order.pop() {
+        let Some(g) = pending.remove(&t.id()) else {
+            continue;
+        };
+        if t.keeps_grad() {
+            t.accumulate_grad(g.clone())?;
+        }
+        let node =
+            t.0.node
+                .clone()
+                .expect("topo order holds recorded tensors only");
+        let rule = node.backward.lock().expect("tape lock poisoned").take();
+        let inputs = std::mem::take(&mut *node.inputs.lock().expect("tape lock poisoned"));
+        let Some(rule) = rule else {
+            return Err(Error::autograd(
+                "backward",
+                format!(
+                    "the graph through `{}` was already used by a backward pass and its buffers freed; recompute the forward pass",
+                    node.op
+                ),
+            ));
+        };
+        let needs: Vec<bool> = inputs.iter().map(Tensor::requires_grad).collect();
+        let grads = match override_for(node.op) {
+            Some(custom) => {
+                drop(rule);
+                let values: Vec<Array> = inputs.iter().map(Tensor::array).collect();
+                custom(&BackwardContext {
+                    op: node.op,
+                    inputs: &values,
+                    grad_output: &g,
+                    needs_grad: &needs,
+                })?
+            }
+            None => rule(&g, &needs)?,
+        };
+        drop(g);
+        for ((input, grad), need) in inputs.iter().zip(grads).zip(needs) {
+            let Some(grad) = grad.filter(|_| need) else {
+                continue;
+            };
+            if grad.shape() != input.shape() {
+                return Err(Error::autograd(
+                    "backward",
+                    format!(
+                        "the backward rule of `{}` returned a gradient of shape {:?} for an input of shape {:?}",
+                        node.op,
+                        grad.shape(),
+                        input.shape()
+                    ),
+                ));
+            }
+            if input.is_leaf() {
+                input.accumulate_grad(grad)?;
+            } else {
+                let slot = pending.remove(&input.id());
+                pending.insert(
+                    input.id(),
+                    match slot {
+                        Some(old) => old.add(&grad)?,
+                        None => grad,
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! The course's first CNN, written the way the PyTorch course writes it, then one training
+//! step on a random batch. Run: `cargo run --example seed_net`.
+
+use fovea_device::{Array, Device};
+use fovea_nn::loss::CrossEntropyLoss;
+use fovea_nn::{Conv2d, Linear, MaxPool2d, Module, ModuleExt, Optimizer, Result, Sgd, Tensor};
+
+/// conv1 (1 -> 32, 5x5) -> ReLU -> 2x2 max pool -> flatten -> fc1 (4608 -> 10).
+struct Net {
+    conv1: Conv2d,
+    pool: MaxPool2d,
+    fc1: Linear,
+}
+
+impl Net {
+    fn new() -> Net {
+        Net {
+            conv1: Conv2d::new(1, 32, 5),
+            pool: MaxPool2d::new(2),
+            fc1: Linear::new(32 * 12 * 12, 10),
+        }
+    }
+}
+
+impl Module for Net {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = self.pool.forward(&self.conv1.forward(x)?.relu()?)?;
+        self.fc1.forward(&x.flatten(1, -1)?)
+    }
+    fn type_name(&self) -> &'static str {
+        "Net"
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![
+            ("conv1".into(), &self.conv1),
+            ("pool".into(), &self.pool),
+            ("fc1".into(), &self.fc1),
+        ]
+    }
+}
+
+fn main() -> Result<()> {
+    let device = Device::best();
+    let net = Net::new();
+    net.to_device(&device)?;
+    let mut opt = Sgd::new(net.parameters(), 0.01).momentum(0.9);
+    println!("{} parameters on {device}:", net.num_parameters());
+    for (name, p) in net.named_parameters() {
+        println!("  {name:12} {:?}", p.shape());
+    }
+
+    let images = Tensor::new(Array::rand(&device, &[8, 1, 28, 28], 1)?);
+    let labels = Array::from_slice(&device, &[0., 1., 2., 3., 4., 5., 6., 7.], &[8])?;
+    for step in 1..=3 {
+        let loss = CrossEntropyLoss::new().forward(&net.forward(&images)?, &labels)?;
+        opt.zero_grad();
+        loss.backward()?;
+        opt.step()?;
+        println!("step {step}: loss {:.4}", loss.item()?);
+    }
+    Ok(())
+}
