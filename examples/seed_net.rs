@@ -1,5 +1,5 @@
-//! The course's first CNN, written the way the PyTorch course writes it, then one training
-//! step on a random batch. Run: `cargo run --example seed_net`.
+//! The course's first CNN, written the way the PyTorch course writes it, then a few training
+//! steps on one random batch. Run: `cargo run --example seed_net`.
 
 use fovea_device::{Array, Device};
 use fovea_nn::loss::CrossEntropyLoss;
@@ -25,22 +25,13 @@ impl Net {
 impl Module for Net {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = self.pool.forward(&self.conv1.forward(x)?.relu()?)?;
-        self.fc1.forward(&x.flatten(1, -1)?)
+        self.fc1.forward(&x.flatten(1, -1)?) // logits: no ReLU
     }
-    fn type_name(&self) -> &'static str {
-        "Net"
-    }
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![
-            ("conv1".into(), &self.conv1),
-            ("pool".into(), &self.pool),
-            ("fc1".into(), &self.fc1),
-        ]
-    }
+    fovea_nn::children!("Net"; conv1, pool, fc1);
 }
 
 fn main() -> Result<()> {
-    let device = Device::best();
+    let device = Device::best(); // the GPU, or the CPU reference if none opens
     let net = Net::new();
     net.to_device(&device)?;
     let mut opt = Sgd::new(net.parameters(), 0.01).momentum(0.9);
@@ -52,11 +43,17 @@ fn main() -> Result<()> {
     let images = Tensor::new(Array::rand(&device, &[8, 1, 28, 28], 1)?);
     let labels = Array::from_slice(&device, &[0., 1., 2., 3., 4., 5., 6., 7.], &[8])?;
     for step in 1..=3 {
-        let loss = CrossEntropyLoss::new().forward(&net.forward(&images)?, &labels)?;
+        let loss = CrossEntropyLoss::new().forward(&net.call(&images)?, &labels)?;
         opt.zero_grad();
         loss.backward()?;
         opt.step()?;
         println!("step {step}: loss {:.4}", loss.item()?);
     }
+    let path = std::env::temp_dir().join("seed_net.safetensors");
+    net.save_safetensors(&path)?;
+    println!(
+        "saved {} (PyTorch reads it with safetensors.torch.load_file)",
+        path.display()
+    );
     Ok(())
 }

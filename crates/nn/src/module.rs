@@ -80,6 +80,13 @@ pub trait ModuleExt: Module {
         out
     }
 
+    /// Runs the module like PyTorch's `module(x)`: names every sub-module by its path first,
+    /// so an error from deep inside says which layer failed (`fc1 (Linear) expects ...`).
+    fn call(&self, x: &Tensor) -> Result<Tensor> {
+        walk(self.as_dyn(), "", &mut |_, _| {});
+        self.forward(x)
+    }
+
     /// Every parameter with its `state_dict` name.
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
@@ -232,4 +239,31 @@ impl LayerPath {
             format!("{p} ({type_name})")
         }
     }
+}
+
+/// Writes [`Module::type_name`] and [`Module::children`] for a struct whose sub-modules are
+/// fields, named by the fields as PyTorch names attributes. Use it inside `impl Module`:
+///
+/// ```
+/// use fovea_nn::{Conv2d, Linear, Module, ModuleExt, Result, Tensor};
+/// struct Net { conv1: Conv2d, fc1: Linear }
+/// impl Module for Net {
+///     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+///         self.fc1.forward(&self.conv1.forward(x)?.flatten(1, -1)?)
+///     }
+///     fovea_nn::children!("Net"; conv1, fc1);
+/// }
+/// let net = Net { conv1: Conv2d::new(1, 2, 3), fc1: Linear::new(2 * 26 * 26, 10) };
+/// assert_eq!(net.named_parameters()[0].0, "conv1.weight");
+/// ```
+#[macro_export]
+macro_rules! children {
+    ($name:literal; $($field:ident),* $(,)?) => {
+        fn type_name(&self) -> &'static str {
+            $name
+        }
+        fn children(&self) -> Vec<(String, &dyn $crate::Module)> {
+            vec![$((stringify!($field).to_string(), &self.$field as &dyn $crate::Module)),*]
+        }
+    };
 }
