@@ -11,10 +11,12 @@ setup:
 FIXTURES ?= ../shared/fixtures/ops
 
 ## The main job: show the adapter, self-check it, run PyTorch's conformance cases on it (when
-## the fixtures are beside the checkout), and benchmark conv2d against a CPU library.
+## the fixtures are beside the checkout), train the course's Net for a few steps, and benchmark
+## conv2d against a CPU library.
 demo: setup
 	$(CARGO) run --release -p fovea-cli -- info
 	if [ -d "$(FIXTURES)" ]; then $(CARGO) run --release --example conformance -- "$(FIXTURES)" --device gpu; fi
+	$(CARGO) run --release --example seed_net
 	$(CARGO) run --release -p fovea-cli -- bench conv
 
 ## Everything CI runs: format, lints, the adapter in use, the test suite, the wasm build check.

@@ -187,3 +187,17 @@ fn guided_relu_override_applies_only_inside_its_scope() {
     y.backward_with(&seed).unwrap();
     assert_eq!(x.grad().unwrap().to_vec().unwrap(), plain_before);
 }
+
+#[test]
+fn gradients_cross_devices() {
+    let gpu = Device::gpu().expect("a Vulkan adapter (install mesa-vulkan-drivers)");
+    let x = Tensor::param(random(11, &[2, 2]));
+    let on_gpu = x.to_device(&gpu).unwrap();
+    assert_eq!(on_gpu.device(), gpu);
+    let y = on_gpu.mul(&on_gpu).unwrap().sum(&[], false).unwrap();
+    y.backward().unwrap();
+    let g = x.grad().unwrap();
+    assert_eq!(g.device(), &cpu());
+    let want: Vec<f32> = x.to_vec().unwrap().iter().map(|v| 2.0 * v).collect();
+    assert_eq!(g.to_vec().unwrap(), want);
+}
