@@ -2,6 +2,7 @@
 # Installs what Fovea needs on a fresh Debian/Ubuntu machine, and nothing that is already there:
 #   - a Vulkan loader and driver (Mesa's lavapipe, a software Vulkan) when no Vulkan driver is
 #     installed, so the WGSL kernels run even without a GPU;
+#   - Fashion-MNIST (Debian's dataset-fashion-mnist) when it is in no folder Fovea searches;
 #   - the wasm32 Rust target, for the browser build check.
 set -euo pipefail
 
@@ -19,6 +20,10 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
 fi
 if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
     missing+=(mesa-vulkan-drivers)
+fi
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
+    && [ ! -d "${FOVEA_DATA:-data}/fashion-mnist" ]; then
+    missing+=(dataset-fashion-mnist)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"

@@ -3,7 +3,9 @@
 mod bench;
 
 use clap::{Parser, Subcommand};
+use fovea_cli::train::{self, TrainConfig};
 use fovea_device::Device;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Fovea: convolutional networks on WebGPU compute shaders, with a CPU reference backend.
@@ -22,6 +24,20 @@ enum Command {
         #[arg(long, default_value = "best")]
         device: String,
     },
+    /// Train a model on Fashion-MNIST or MNIST, with a progress bar, a test pass per epoch
+    /// and a run folder (metrics.csv, loss.svg, accuracy.svg, confusion.svg, checkpoints).
+    Train(TrainConfig),
+    /// Evaluate a run folder's best checkpoint on the test set.
+    Eval {
+        /// The run folder `fovea train --out` wrote.
+        run_dir: PathBuf,
+        /// Device: gpu, cpu or best.
+        #[arg(long, default_value = "best")]
+        device: String,
+        /// Folder holding the dataset's IDX files.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Measure kernels and print GFLOP/s beside a CPU library baseline run in the same process.
     Bench {
         #[command(subcommand)]
@@ -34,6 +50,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info { device } => info(&device),
         Command::Bench { what } => bench::run(what),
+        Command::Train(cfg) => train::train(&cfg).map(|_| ()),
+        Command::Eval {
+            run_dir,
+            device,
+            data_dir,
+        } => train::eval_run(&run_dir, &device, data_dir.as_deref()).map(|e| {
+            println!("test loss {:.4}, accuracy {:.4}", e.loss, e.acc);
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

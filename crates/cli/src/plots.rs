@@ -1,0 +1,112 @@
+//! Pictures of a run: loss and accuracy curves, and the confusion matrix, as SVG.
+
+use plotters::prelude::*;
+use std::path::Path;
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+/// One run's per-epoch curve for a metric.
+pub struct Curve<'a> {
+    /// legend label
+    pub label: &'a str,
+    /// `(epoch, value)` points
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Plots curves on one chart with a legend.
+pub fn line_chart(path: &Path, title: &str, y_label: &str, curves: &[Curve]) -> Res {
+    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let xs = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0));
+    let ys: Vec<f64> = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .collect();
+    let x_max = xs.fold(1.0f64, f64::max);
+    let (y_min, y_max) = ys
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let pad = ((y_max - y_min) * 0.1).max(1e-3);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..x_max, (y_min - pad)..(y_max + pad))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_label)
+        .draw()?;
+    for (i, c) in curves.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))?
+            .label(c.label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        chart.draw_series(c.points.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// The confusion matrix (`counts[true][predicted]`) as a heat map with counts, rows
+/// normalised for the colour.
+pub fn confusion_matrix(path: &Path, classes: &[String], counts: &[Vec<u64>]) -> Res {
+    let n = classes.len();
+    let cell = 52;
+    let left = 120;
+    let top = 60;
+    let size = (left + cell * n as u32 + 20, top + cell * n as u32 + 110);
+    let root = SVGBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    root.draw(&Text::new(
+        "confusion matrix (rows: true class, columns: predicted)",
+        (10, 20),
+        ("sans-serif", 16),
+    ))?;
+    for (t, row) in counts.iter().enumerate() {
+        let total = row.iter().sum::<u64>().max(1) as f64;
+        for (p, &c) in row.iter().enumerate() {
+            let frac = c as f64 / total;
+            let shade = (255.0 * (1.0 - frac)) as u8;
+            let (x, y) = (left + cell * p as u32, top + cell * t as u32);
+            let colour = RGBColor(shade, shade, 255);
+            root.draw(&Rectangle::new(
+                [(x as i32, y as i32), ((x + cell) as i32, (y + cell) as i32)],
+                colour.filled(),
+            ))?;
+            let ink = if frac > 0.5 { WHITE } else { BLACK };
+            root.draw(&Text::new(
+                c.to_string(),
+                (x as i32 + 6, y as i32 + cell as i32 / 2 - 6),
+                ("sans-serif", 13).into_font().color(&ink),
+            ))?;
+        }
+        root.draw(&Text::new(
+            classes[t].clone(),
+            (6, (top + cell * t as u32 + cell / 2 - 6) as i32),
+            ("sans-serif", 13),
+        ))?;
+    }
+    for (p, name) in classes.iter().enumerate() {
+        let x = (left + cell * p as u32 + 4) as i32;
+        let y = (top + cell * n as u32 + 8) as i32;
+        root.draw(&Text::new(
+            name.clone(),
+            (x, y),
+            ("sans-serif", 12)
+                .into_font()
+                .transform(FontTransform::Rotate90),
+        ))?;
+    }
+    root.present()?;
+    Ok(())
+}

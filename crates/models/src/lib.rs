@@ -1,0 +1,70 @@
+//! # fovea-models
+//!
+//! Nets by name, with PyTorch / torchvision parameter names so their checkpoints load as
+//! they are, and named intermediate activations for the visualizations.
+//!
+//! - [`Net`]: the course's first CNN (conv 1->32 5x5, ReLU, 2x2 max pool, Linear 4608->n).
+//! - [`SmallVgg`]: two VGG blocks of two 3x3 convs for 28x28 input, optional BatchNorm.
+//! - [`Vgg`]: torchvision's VGG-11/13/16/19, with or without BatchNorm.
+
+mod net;
+mod vgg;
+
+pub use net::Net;
+pub use vgg::{SmallVgg, Vgg};
+
+use fovea_nn::{Error, Module, Result, Tensor};
+
+/// A classifier that can hand back its intermediate activations by name.
+pub trait Model: Module {
+    /// Runs the net, calling `tap(name, activation)` after every named layer.
+    fn forward_taps(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor>;
+
+    /// The names `forward_taps` reports, in order.
+    fn layer_names(&self) -> Vec<String>;
+}
+
+/// The models `by_name` knows.
+pub const NAMES: [&str; 11] = [
+    "net",
+    "vgg-small",
+    "vgg-small-bn",
+    "vgg11",
+    "vgg11-bn",
+    "vgg13",
+    "vgg13-bn",
+    "vgg16",
+    "vgg16-bn",
+    "vgg19",
+    "vgg19-bn",
+];
+
+/// Builds a model by name for `in_channels`-channel input and `classes` outputs.
+pub fn by_name(name: &str, in_channels: usize, classes: usize) -> Result<Box<dyn Model>> {
+    Ok(match name {
+        "net" => Box::new(Net::new(in_channels, classes)),
+        "vgg-small" => Box::new(SmallVgg::new(in_channels, classes, false, 0.5)),
+        "vgg-small-bn" => Box::new(SmallVgg::new(in_channels, classes, true, 0.5)),
+        other => {
+            let (depth, bn) = match other.strip_suffix("-bn") {
+                Some(d) => (d, true),
+                None => (other, false),
+            };
+            let depth = depth
+                .strip_prefix("vgg")
+                .and_then(|d| d.parse::<usize>().ok())
+                .filter(|d| [11, 13, 16, 19].contains(d))
+                .ok_or_else(|| Error::Config {
+                    what: "model",
+                    msg: format!("unknown model `{name}`; known: {}", NAMES.join(", ")),
+                })?;
+            Box::new(Vgg::new(depth, bn, in_channels, classes)?)
+        }
+    })
+}
+
+impl<'a> fovea_nn::ModuleExt for dyn Model + 'a {
+    fn as_dyn(&self) -> &dyn Module {
+        self
+    }
+}
