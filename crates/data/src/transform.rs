@@ -24,7 +24,8 @@ impl Normalize {
 
     /// A mean and std per channel.
     pub fn per_channel(mean: Vec<f32>, std: Vec<f32>) -> Result<Normalize> {
-        if mean.is_empty() || mean.len() != std.len() || std.iter().any(|s| s.is_nan() || *s <= 0.0) {
+        if mean.is_empty() || mean.len() != std.len() || std.iter().any(|s| s.is_nan() || *s <= 0.0)
+        {
             return Err(Error::Config {
                 what: "Normalize",
                 msg: format!("mean {mean:?} and std {std:?} need the same length and std > 0"),
