@@ -316,11 +316,18 @@ pub fn train(cfg: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             if let Some((s, true)) = sched.as_mut() {
                 s.step(opt.as_mut());
             }
-            let hits = no_grad(|| -> Res<f32> {
-                Ok(logits.argmax(1, false)?.eq(&y)?.sum(&[], false)?.to_vec()?[0])
+            // One host read per step: the loss and the number of correct predictions together.
+            let read = no_grad(|| -> Res<Vec<f32>> {
+                let hits = logits
+                    .argmax(1, false)?
+                    .eq(&y)?
+                    .sum(&[], false)?
+                    .reshape(&[1])?;
+                let l = loss.array().reshape(&[1])?;
+                Ok(Array::concat(&[&l, &hits], 0)?.to_vec()?)
             })?;
-            loss_sum += loss.item()? as f64 * n as f64;
-            correct += hits as usize;
+            loss_sum += read[0] as f64 * n as f64;
+            correct += read[1] as usize;
             seen += n;
             pb.inc(1);
             pb.set_message(format!(
