@@ -108,16 +108,10 @@ impl Tensor {
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         record("linear", v, &inputs, move |g, need| {
-            let x2 = x.reshape(&[x.numel() / x.shape()[x.rank() - 1], x.shape()[x.rank() - 1]])?;
-            let g2 = g.reshape(&[g.numel() / g.shape()[g.rank() - 1], g.shape()[g.rank() - 1]])?;
-            let mut out = vec![
-                need[0]
-                    .then(|| -> Result<Array> { Ok(g2.matmul(&w)?.reshape(x.shape())?) })
-                    .transpose()?,
-                need[1].then(|| g2.matmul_t(&x2, true, false)).transpose()?,
-            ];
+            let grads = Array::linear_backward(&x, &w, g)?;
+            let mut out = vec![need[0].then_some(grads.x), need[1].then_some(grads.weight)];
             if need.len() == 3 {
-                out.push(need[2].then(|| g2.sum(&[0], false)).transpose()?);
+                out.push(need[2].then_some(grads.bias));
             }
             Ok(out)
         })
