@@ -2,6 +2,7 @@
 //! It is the twin every GPU kernel is tested against, not a fast path.
 
 use crate::backend::{Backend, CpuBuf, Storage};
+use crate::cpu_gemm::{gemm, MatRef};
 use crate::cpu_layers as layers;
 use crate::error::Result;
 use crate::ops::{
@@ -26,23 +27,53 @@ fn read(s: &Storage) -> Result<std::sync::RwLockReadGuard<'_, Vec<f32>>> {
 }
 
 /// Offsets of every element of `shape` (row-major order) under each stride vector.
+///
+/// The offsets of the outer dimensions advance like an odometer; the innermost dimension is
+/// a tight loop.
 fn strided_offsets(shape: &[usize], strides: &[&[usize]]) -> Vec<Vec<usize>> {
     let n: usize = shape.iter().product();
     let mut out = vec![Vec::with_capacity(n); strides.len()];
-    let mut idx = vec![0usize; shape.len()];
-    for _ in 0..n {
-        for (o, s) in out.iter_mut().zip(strides) {
-            o.push(idx.iter().zip(s.iter()).map(|(i, s)| i * s).sum());
+    if n == 0 {
+        return out;
+    }
+    let Some((&inner, outer)) = shape.split_last() else {
+        out.iter_mut().for_each(|o| o.push(0));
+        return out;
+    };
+    let mut idx = vec![0usize; outer.len()];
+    let mut cur = vec![0usize; strides.len()];
+    for _ in 0..n / inner {
+        for ((o, &c), s) in out.iter_mut().zip(&cur).zip(strides) {
+            let step = s[outer.len()];
+            o.extend((0..inner).map(|j| c + j * step));
         }
-        for d in (0..shape.len()).rev() {
+        for d in (0..outer.len()).rev() {
             idx[d] += 1;
-            if idx[d] < shape[d] {
+            if idx[d] < outer[d] {
+                for (c, s) in cur.iter_mut().zip(strides) {
+                    *c += s[d];
+                }
                 break;
             }
             idx[d] = 0;
+            for (c, s) in cur.iter_mut().zip(strides) {
+                *c -= s[d] * (outer[d] - 1);
+            }
         }
     }
     out
+}
+
+/// Whether `strides` are the row-major strides of `shape` (ignoring size-1 dimensions).
+fn is_contiguous(shape: &[usize], strides: &[usize]) -> bool {
+    let mut expect = 1;
+    for (&d, &s) in shape.iter().zip(strides).rev() {
+        if d != 1 && s != expect {
+            return false;
+        }
+        expect *= d;
+    }
+    true
 }
 
 /// The reference for each unary op.
@@ -172,6 +203,12 @@ impl Backend for Cpu {
 
     fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage, bc: &Broadcast) -> Result<Storage> {
         let (a, b) = (read(a)?, read(b)?);
+        let len: usize = bc.shape.iter().product();
+        let dense = |s: &[usize]| is_contiguous(&bc.shape, s);
+        if dense(&bc.strides[0]) && dense(&bc.strides[1]) {
+            let out = a[..len].iter().zip(&b[..len]);
+            return Ok(store(out.map(|(&x, &y)| binary_ref(op, x, y)).collect()));
+        }
         let offs = strided_offsets(&bc.shape, &[&bc.strides[0], &bc.strides[1]]);
         Ok(store(
             offs[0]
@@ -248,24 +285,17 @@ impl Backend for Cpu {
         let (a, b) = (read(a)?, read(b)?);
         let mut c = vec![0.0f32; d.batch * d.m * d.n];
         for p in 0..d.batch {
-            let (ao, bo, co) = (p * d.a_stride, p * d.b_stride, p * d.m * d.n);
-            for i in 0..d.m {
-                for kk in 0..d.k {
-                    let av = if d.trans_a {
-                        a[ao + kk * d.m + i]
-                    } else {
-                        a[ao + i * d.k + kk]
-                    };
-                    for j in 0..d.n {
-                        let bv = if d.trans_b {
-                            b[bo + j * d.k + kk]
-                        } else {
-                            b[bo + kk * d.n + j]
-                        };
-                        c[co + i * d.n + j] += av * bv;
-                    }
-                }
-            }
+            let a_view = if d.trans_a {
+                MatRef::dense(&a, p * d.a_stride, d.k, d.m).t()
+            } else {
+                MatRef::dense(&a, p * d.a_stride, d.m, d.k)
+            };
+            let b_view = if d.trans_b {
+                MatRef::dense(&b, p * d.b_stride, d.n, d.k).t()
+            } else {
+                MatRef::dense(&b, p * d.b_stride, d.k, d.n)
+            };
+            gemm(a_view, b_view, 0.0, &mut c, p * d.m * d.n);
         }
         Ok(store(c))
     }

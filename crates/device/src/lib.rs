@@ -23,6 +23,7 @@ pub mod conformance;
 mod conv;
 pub mod cpu;
 mod cpu_conv;
+mod cpu_gemm;
 pub mod cpu_layers;
 mod device;
 mod dropout;
