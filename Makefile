@@ -18,7 +18,7 @@ RUN ?= runs/net
 ## metrics.csv, loss.svg, accuracy.svg, confusion.svg, run.json and the checkpoints.
 demo: setup
 	$(CARGO) run --release -p fovea-cli -- info
-	$(CARGO) run --release -p fovea-cli -- train --model net --epochs $(EPOCHS) --out $(RUN)
+	$(CARGO) run --release -p fovea-cli -- train --model net --epochs $(EPOCHS) --out $(RUN) --overwrite
 
 ## A tour of the lower layers: PyTorch's conformance cases (when the fixtures are beside the
 ## checkout) and the course's Net defined in a dozen lines.

@@ -1,4 +1,13 @@
-//! The library behind the `fovea` command, so tests can drive training without a shell.
+//! The `fovea` command's library: training, evaluation, prediction, run comparison,
+//! dataset download and the pictures they draw. `main.rs` only parses arguments.
 
+pub mod compare;
+pub mod datasets;
+pub mod fetch;
 pub mod plots;
+pub mod predict;
+pub mod run;
 pub mod train;
+
+/// The result type of the command's operations; errors print as one line.
+pub type Res<T> = Result<T, Box<dyn std::error::Error>>;

@@ -17,6 +17,55 @@ pub struct Curve<'a> {
 pub fn line_chart(path: &Path, title: &str, y_label: &str, curves: &[Curve]) -> Res {
     let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
     root.fill(&WHITE)?;
+    draw_curves(&root, title, y_label, curves)?;
+    root.present()?;
+    Ok(())
+}
+
+/// One run's curves for [`comparison`].
+pub struct RunCurves {
+    /// legend label
+    pub label: String,
+    /// `(epoch, test accuracy)`
+    pub accuracy: Vec<(f64, f64)>,
+    /// `(epoch, training loss)`
+    pub loss: Vec<(f64, f64)>,
+}
+
+/// Several runs side by side: test accuracy (left) and training loss (right) per epoch,
+/// one colour per run.
+pub fn comparison(path: &Path, runs: &[RunCurves]) -> Res {
+    let root = SVGBackend::new(path, (1280, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(640);
+    let curves = |pick: fn(&RunCurves) -> &Vec<(f64, f64)>| {
+        runs.iter()
+            .map(|r| Curve {
+                label: &r.label,
+                points: pick(r).clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    draw_curves(&left, "test accuracy", "accuracy", &curves(|r| &r.accuracy))?;
+    draw_curves(
+        &right,
+        "training loss",
+        "cross-entropy",
+        &curves(|r| &r.loss),
+    )?;
+    root.present()?;
+    Ok(())
+}
+
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_label: &str,
+    curves: &[Curve],
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
     let xs = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0));
     let ys: Vec<f64> = curves
         .iter()
@@ -27,7 +76,7 @@ pub fn line_chart(path: &Path, title: &str, y_label: &str, curves: &[Curve]) -> 
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     let pad = ((y_max - y_min) * 0.1).max(1e-3);
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(36)
@@ -53,7 +102,6 @@ pub fn line_chart(path: &Path, title: &str, y_label: &str, curves: &[Curve]) -> 
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
-    root.present()?;
     Ok(())
 }
 

@@ -1,43 +1,54 @@
 //! `fovea train` and `fovea eval`: the course's training loop with a progress bar, a test
 //! pass per epoch, and a run folder holding metrics, curves, the confusion matrix and
-//! checkpoints.
+//! checkpoints; Ctrl-C saves where it stands and `--resume` continues from there.
 
+use crate::datasets;
 use crate::plots::{self, Curve};
-use fovea_data::{
-    DataLoader, ImageDataset, MnistKind, Normalize, Split, FASHION_MEAN, FASHION_STD,
-};
+use crate::run::{load_run, Position, RunInfo, Which};
+use crate::Res;
+use fovea_data::{Augment, DataLoader};
 use fovea_device::{Array, CrossEntropyOptions, Device, Reduction};
 use fovea_graph::{cross_entropy, no_grad, Tensor};
 use fovea_models::Model;
 use fovea_nn::{
-    checkpoint::write_atomic, manual_seed, Adam, CosineAnnealingLr, LrScheduler, ModuleExt,
-    OneCycleLr, Optimizer, Sgd, StepLr,
+    checkpoint::{read_safetensors, tensors_bytes, write_atomic},
+    manual_seed, Adam, CosineAnnealingLr, LrScheduler, ModuleExt, OneCycleLr, Optimizer, Sgd,
+    StepLr,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
 /// What `fovea train` takes.
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// Model: net, vgg-small, vgg-small-bn, vgg11 ... vgg19-bn.
+    /// Model: net, alexnet, vgg-small, vgg-small-bn, vgg11 ... vgg19-bn (see also --arch).
     #[arg(long, default_value = "net")]
     pub model: String,
-    /// Dataset: fashion-mnist or mnist.
+    /// Architecture spec instead of --model: a file (see assets/arch/) or the spec itself,
+    /// e.g. "conv 32 k3 p1, bn, relu, pool 2, linear 128, relu, linear".
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Dataset: fashion-mnist, mnist, or a folder holding train/ and test/ (one sub-folder
+    /// of images per class).
     #[arg(long, default_value = "fashion-mnist")]
     pub dataset: String,
-    /// Folder holding the dataset's IDX files (default: searched, see `fovea data`).
+    /// Folder holding the IDX files (default: searched, see `fovea data fetch`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 3)]
-    pub epochs: usize,
+    /// Channels image-folder pictures are decoded to: 1 (grey) or 3 (RGB).
+    #[arg(long, default_value_t = 1)]
+    pub channels: usize,
+    /// Side length image-folder pictures are resized to.
+    #[arg(long, default_value_t = 28)]
+    pub image_size: usize,
+    /// Passes over the training set [default: 3; with --resume, the run's own].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Images per step.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -56,7 +67,11 @@ pub struct TrainConfig {
     /// LR schedule: none, step (x0.1 every third of the epochs), cosine, onecycle.
     #[arg(long, default_value = "none")]
     pub schedule: String,
-    /// Seed of the initial weights, the shuffling and dropout.
+    /// Training-image transforms, comma-separated: crop[=PADDING] (random crop, default
+    /// padding 2), flip[=P] (horizontal), resize=H[xW] (also applied to test images), none.
+    #[arg(long, default_value = "none")]
+    pub augment: String,
+    /// Seed of the initial weights, the shuffling, the augmentation and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Device: gpu, cpu or best.
@@ -65,16 +80,41 @@ pub struct TrainConfig {
     /// Run folder for metrics, curves and checkpoints.
     #[arg(long, default_value = "runs/latest")]
     pub out: PathBuf,
+    /// Replace a run already in --out.
+    #[arg(long)]
+    #[serde(skip)]
+    pub overwrite: bool,
+    /// Continue the run in this folder from where it stopped, with its own settings (only
+    /// --epochs and --device apply).
+    #[arg(long, value_name = "RUN_DIR")]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
     /// Train on the first N training images only (quick runs).
     #[arg(long)]
     pub train_limit: Option<usize>,
     /// Evaluate on the first N test images only.
     #[arg(long)]
     pub test_limit: Option<usize>,
+    /// Behave as if Ctrl-C came after this many steps (for tests).
+    #[arg(long, hide = true)]
+    #[serde(skip)]
+    pub stop_after: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            cfg: TrainConfig,
+        }
+        Wrap::parse_from(["fovea"]).cfg
+    }
 }
 
 /// One epoch's numbers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     /// epoch, from 1
     pub epoch: usize,
@@ -100,21 +140,6 @@ pub struct Evaluation {
     pub acc: f64,
     /// `confusion[true][predicted]`
     pub confusion: Vec<Vec<u64>>,
-}
-
-fn kind(name: &str) -> Res<MnistKind> {
-    match name {
-        "fashion-mnist" => Ok(MnistKind::Fashion),
-        "mnist" => Ok(MnistKind::Digits),
-        other => Err(format!("unknown dataset `{other}`; known: fashion-mnist, mnist").into()),
-    }
-}
-
-fn normalisation(kind: MnistKind) -> Normalize {
-    match kind {
-        MnistKind::Fashion => Normalize::new(FASHION_MEAN, FASHION_STD).expect("valid"),
-        MnistKind::Digits => Normalize::new(0.1307, 0.3081).expect("valid"),
-    }
 }
 
 fn progress(len: usize, label: String) -> ProgressBar {
@@ -183,21 +208,23 @@ fn optimizer(cfg: &TrainConfig, params: Vec<Tensor>) -> Res<Box<dyn Optimizer>> 
 /// The schedule and whether it steps per batch (one-cycle) rather than per epoch.
 fn schedule(
     cfg: &TrainConfig,
+    epochs: usize,
     opt: &mut dyn Optimizer,
     steps_per_epoch: usize,
 ) -> Res<Option<(Box<dyn LrScheduler>, bool)>> {
     Ok(match cfg.schedule.as_str() {
         "none" => None,
-        "step" => Some((
-            Box::new(StepLr::new(opt, (cfg.epochs / 3).max(1), 0.1)?),
-            false,
-        )),
+        "step" => Some((Box::new(StepLr::new(opt, (epochs / 3).max(1), 0.1)?), false)),
         "cosine" => Some((
-            Box::new(CosineAnnealingLr::new(opt, cfg.epochs.max(1), 0.0)?),
+            Box::new(CosineAnnealingLr::new(opt, epochs.max(1), 0.0)?),
             false,
         )),
         "onecycle" => Some((
-            Box::new(OneCycleLr::new(opt, cfg.lr, cfg.epochs * steps_per_epoch)?),
+            Box::new(OneCycleLr::new(
+                opt,
+                cfg.lr,
+                (epochs * steps_per_epoch).max(1),
+            )?),
             true,
         )),
         other => {
@@ -252,13 +279,62 @@ fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Res<()> {
     Ok(())
 }
 
-/// Trains as configured, writing the run folder; returns the per-epoch metrics. Ctrl-C
-/// stops after the current batch and saves what there is.
-pub fn train(cfg: &TrainConfig) -> Res<Vec<EpochMetrics>> {
-    let kind = kind(&cfg.dataset)?;
+/// The spec's text: `arch` itself, or the file it names.
+fn arch_text(arch: &str) -> Res<String> {
+    let path = Path::new(arch);
+    if path.is_file() {
+        return std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read the arch spec: {e}", path.display()).into());
+    }
+    Ok(arch.to_string())
+}
+
+/// Saves the model and optimizer (`last.*`) and `run.json`.
+fn save_state(dir: &Path, model: &dyn Model, opt: &dyn Optimizer, info: &RunInfo) -> Res<()> {
+    model.save_safetensors(dir.join("last.safetensors"))?;
+    write_atomic(
+        &dir.join("last.optim.safetensors"),
+        &tensors_bytes(&opt.state_dict()?)?,
+    )?;
+    info.write(dir)
+}
+
+/// Trains as configured, writing the run folder; returns the per-epoch metrics (all of
+/// them, on a resumed run). Ctrl-C stops after the current batch and saves where training
+/// stands, so `--resume` continues exactly there.
+pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
+    let resumed = match &args.resume {
+        Some(dir) => Some(RunInfo::read(dir)?),
+        None => None,
+    };
+    let mut cfg = match (&resumed, &args.resume) {
+        (Some(info), Some(dir)) => {
+            let mut c = info.config.clone();
+            c.out = dir.clone();
+            c.epochs = args.epochs.or(c.epochs);
+            c.device = args.device.clone();
+            c.stop_after = args.stop_after;
+            c
+        }
+        _ => args.clone(),
+    };
+    let epochs = cfg.epochs.unwrap_or(3);
+    cfg.epochs = Some(epochs);
+    if resumed.is_none() {
+        cfg.arch = cfg.arch.as_deref().map(arch_text).transpose()?;
+        if RunInfo::path(&cfg.out).exists() && !cfg.overwrite {
+            return Err(format!(
+                "{} already holds a run; continue it with `--resume {0}`, pass --overwrite to \
+                 replace it, or choose another --out",
+                cfg.out.display()
+            )
+            .into());
+        }
+    }
     let dev = Device::from_name(&cfg.device)?;
-    let mut train_set: ImageDataset = kind.load(Split::Train, cfg.data_dir.as_deref())?;
-    let mut test_set = kind.load(Split::Test, cfg.data_dir.as_deref())?;
+    let size = (cfg.image_size, cfg.image_size);
+    let data = datasets::load(&cfg.dataset, cfg.data_dir.as_deref(), cfg.channels, size)?;
+    let (mut train_set, mut test_set) = (data.train, data.test);
     if let Some(n) = cfg.train_limit {
         train_set = train_set.take(n);
     }
@@ -266,18 +342,64 @@ pub fn train(cfg: &TrainConfig) -> Res<Vec<EpochMetrics>> {
         test_set = test_set.take(n);
     }
     let classes = train_set.classes.clone();
-    let norm = normalisation(kind);
+    let (_, h, w) = train_set.image_shape;
+    let steps = Augment::parse_list(&cfg.augment, (h, w))?;
+    let fixed: Vec<Augment> = steps.iter().filter(|a| !a.is_random()).cloned().collect();
     let loader = DataLoader::new(Arc::new(train_set), cfg.batch_size)?
         .shuffle(cfg.seed)
-        .transform(norm.clone());
-    let test_loader = DataLoader::new(Arc::new(test_set), 500)?.transform(norm.clone());
+        .transform(data.norm.clone())
+        .augment(steps)?;
+    let test_loader = DataLoader::new(Arc::new(test_set), 500)?
+        .transform(data.norm.clone())
+        .augment(fixed)?;
+    let (c, h, w) = test_loader.image_shape();
 
     manual_seed(cfg.seed);
-    let (c, _, _) = loader.dataset().image_shape;
-    let model = fovea_models::by_name(&cfg.model, c, classes.len())?;
+    let model = fovea_models::build(&cfg.model, cfg.arch.as_deref(), (c, h, w), classes.len())?;
     model.to_device(&dev)?;
-    let mut opt = optimizer(cfg, model.parameters())?;
-    let mut sched = schedule(cfg, opt.as_mut(), loader.len())?;
+    let mut opt = optimizer(&cfg, model.parameters())?;
+    let mut sched = schedule(&cfg, epochs, opt.as_mut(), loader.len())?;
+    let mut info = RunInfo {
+        config: cfg.clone(),
+        dataset: data.name.clone(),
+        classes: classes.clone(),
+        input_shape: [c, h, w],
+        mean: data.norm.mean.clone(),
+        std: data.norm.std.clone(),
+        parameters: model.num_parameters(),
+        epochs_done: 0,
+        position: Position { epoch: 1, batch: 0 },
+        best_test_acc: f64::MIN,
+        metrics: Vec::new(),
+    };
+    if let Some(old) = &resumed {
+        let dir = &cfg.out;
+        model.load_safetensors(dir.join("last.safetensors"))?;
+        let opt_path = dir.join("last.optim.safetensors");
+        opt.load_state_dict(&read_safetensors(&opt_path)?)
+            .map_err(|e| format!("{}: {e}", opt_path.display()))?;
+        if let Some((s, per_batch)) = sched.as_mut() {
+            let p = old.position;
+            let done = if *per_batch {
+                (p.epoch - 1) * loader.len() + p.batch
+            } else {
+                p.epoch - 1
+            };
+            (0..done).for_each(|_| s.step(opt.as_mut()));
+        }
+        info.epochs_done = old.epochs_done;
+        info.position = old.position;
+        info.best_test_acc = old.best_test_acc;
+        info.metrics = old.metrics.clone();
+        if info.position.epoch > epochs {
+            eprintln!(
+                "{} has done its {} epochs; pass --epochs N to train further",
+                dir.display(),
+                info.epochs_done
+            );
+            return Ok(info.metrics);
+        }
+    }
     std::fs::create_dir_all(&cfg.out)
         .map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
 
@@ -287,22 +409,38 @@ pub fn train(cfg: &TrainConfig) -> Res<Vec<EpochMetrics>> {
         // A second handler in the same process (tests) is not an error worth stopping for.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
+    let what = cfg
+        .arch
+        .as_ref()
+        .map_or(cfg.model.as_str(), |_| "the arch spec");
     eprintln!(
-        "training {} ({} parameters) on {} images of {} on {dev}",
-        cfg.model,
-        model.num_parameters(),
+        "{} {what} ({} parameters) on {} images of {} on {dev}",
+        if resumed.is_some() {
+            "resuming"
+        } else {
+            "training"
+        },
+        info.parameters,
         loader.dataset().len(),
-        kind.name()
+        data.name
     );
-    let mut rows: Vec<EpochMetrics> = Vec::new();
-    let mut best = f64::MIN;
-    for epoch in 1..=cfg.epochs {
+    let mut steps_run = 0usize;
+    let start = info.position;
+    for epoch in start.epoch..=epochs {
         model.train();
-        let pb = progress(loader.len(), format!("epoch {epoch}/{}", cfg.epochs));
+        let skip = if epoch == start.epoch { start.batch } else { 0 };
+        let pb = progress(loader.len(), format!("epoch {epoch}/{epochs}"));
+        pb.set_position(skip as u64);
         let started = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        for b in loader.epoch(epoch as u64) {
-            if stop.load(Ordering::SeqCst) {
+        let mut interrupted = false;
+        for (k, b) in loader.epoch_from(epoch as u64, skip).enumerate() {
+            if stop.load(Ordering::SeqCst) || cfg.stop_after.is_some_and(|n| steps_run >= n) {
+                info.position = Position {
+                    epoch,
+                    batch: skip + k,
+                };
+                interrupted = true;
                 break;
             }
             let n = b.labels.len();
@@ -316,6 +454,7 @@ pub fn train(cfg: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             if let Some((s, true)) = sched.as_mut() {
                 s.step(opt.as_mut());
             }
+            steps_run += 1;
             // One host read per step: the loss and the number of correct predictions together.
             let read = no_grad(|| -> Res<Vec<f32>> {
                 let hits = logits
@@ -337,6 +476,16 @@ pub fn train(cfg: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             ));
         }
         pb.finish_and_clear();
+        if interrupted {
+            save_state(&cfg.out, model.as_ref(), opt.as_ref(), &info)?;
+            eprintln!(
+                "stopped in epoch {epoch} after batch {}; saved to {0}; continue with \
+                 `fovea train --resume {}`",
+                info.position.batch,
+                cfg.out.display()
+            );
+            return Ok(info.metrics);
+        }
         let seconds = started.elapsed().as_secs_f64();
         if let Some((s, false)) = sched.as_mut() {
             s.step(opt.as_mut());
@@ -352,66 +501,45 @@ pub fn train(cfg: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             images_per_s: seen as f64 / seconds.max(1e-9),
         };
         eprintln!(
-            "epoch {epoch}/{}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | {:.1} s, {:.0} images/s",
-            cfg.epochs, row.train_loss, row.train_acc, row.test_loss, row.test_acc, seconds, row.images_per_s
+            "epoch {epoch}/{epochs}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | {:.1} s, {:.0} images/s",
+            row.train_loss, row.train_acc, row.test_loss, row.test_acc, seconds, row.images_per_s
         );
-        rows.push(row);
-        write_metrics(&cfg.out, &rows)?;
+        info.metrics.push(row);
+        info.epochs_done = epoch;
+        info.position = Position {
+            epoch: epoch + 1,
+            batch: 0,
+        };
+        write_metrics(&cfg.out, &info.metrics)?;
         plots::confusion_matrix(&cfg.out.join("confusion.svg"), &classes, &eval.confusion)?;
-        model.save_safetensors(cfg.out.join("last.safetensors"))?;
-        if eval.acc > best {
-            best = eval.acc;
+        if eval.acc > info.best_test_acc {
+            info.best_test_acc = eval.acc;
             model.save_safetensors(cfg.out.join("best.safetensors"))?;
         }
-        let meta = json!({
-            "model": cfg.model, "dataset": kind.name(), "classes": classes,
-            "normalize": {"mean": norm.mean, "std": norm.std},
-            "epochs_done": epoch, "best_test_acc": best,
-            "config": format!("{cfg:?}"),
-            "metrics": rows.iter().map(|r| json!({"epoch": r.epoch, "train_loss": r.train_loss,
-                "train_acc": r.train_acc, "test_loss": r.test_loss, "test_acc": r.test_acc,
-                "seconds": r.seconds})).collect::<Vec<_>>(),
-        });
-        write_atomic(
-            &cfg.out.join("run.json"),
-            serde_json::to_string_pretty(&meta)?.as_bytes(),
-        )?;
-        if stop.load(Ordering::SeqCst) {
-            eprintln!(
-                "stopped by Ctrl-C after saving epoch {epoch} to {}",
-                cfg.out.display()
-            );
-            break;
-        }
+        save_state(&cfg.out, model.as_ref(), opt.as_ref(), &info)?;
     }
-    eprintln!("wrote {}: metrics.csv, loss.svg, accuracy.svg, confusion.svg, last/best.safetensors, run.json", cfg.out.display());
-    Ok(rows)
+    eprintln!(
+        "wrote {}: metrics.csv, loss.svg, accuracy.svg, confusion.svg, last/best.safetensors, run.json",
+        cfg.out.display()
+    );
+    Ok(info.metrics)
 }
 
 /// `fovea eval RUN_DIR`: reloads the run's best checkpoint and evaluates it on the test set.
 pub fn eval_run(dir: &Path, device: &str, data_dir: Option<&Path>) -> Res<Evaluation> {
-    let meta_path = dir.join("run.json");
-    let text = std::fs::read_to_string(&meta_path).map_err(|e| {
-        format!(
-            "{}: {e}; is this a run folder from `fovea train`?",
-            meta_path.display()
-        )
-    })?;
-    let meta: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not valid JSON ({e})", meta_path.display()))?;
-    let field = |k: &str| {
-        meta[k]
-            .as_str()
-            .map(String::from)
-            .ok_or_else(|| format!("{}: no `{k}`", meta_path.display()))
-    };
-    let kind = kind(&field("dataset")?)?;
     let dev = Device::from_name(device)?;
-    let test = kind.load(Split::Test, data_dir)?;
-    let classes = test.classes.len();
-    let loader = DataLoader::new(Arc::new(test), 500)?.transform(normalisation(kind));
-    let model = fovea_models::by_name(&field("model")?, loader.dataset().image_shape.0, classes)?;
-    model.load_safetensors(dir.join("best.safetensors"))?;
-    model.to_device(&dev)?;
-    evaluate(model.as_ref(), &loader, &dev, classes)
+    let (info, model) = load_run(dir, Which::Best, &dev)?;
+    let cfg = &info.config;
+    let size = (cfg.image_size, cfg.image_size);
+    let data_dir = data_dir.or(cfg.data_dir.as_deref());
+    let data = datasets::load(&cfg.dataset, data_dir, cfg.channels, size)?;
+    let (_, h, w) = data.test.image_shape;
+    let fixed: Vec<Augment> = Augment::parse_list(&cfg.augment, (h, w))?
+        .into_iter()
+        .filter(|a| !a.is_random())
+        .collect();
+    let loader = DataLoader::new(Arc::new(data.test), 500)?
+        .transform(info.normalize()?)
+        .augment(fixed)?;
+    evaluate(model.as_ref(), &loader, &dev, info.classes.len())
 }

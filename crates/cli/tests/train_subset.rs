@@ -8,22 +8,19 @@ use std::path::PathBuf;
 fn net_learns_on_a_fashion_mnist_subset_on_the_gpu() {
     let out = std::env::temp_dir().join(format!("fovea-train-{}", std::process::id()));
     let cfg = TrainConfig {
-        model: "net".into(),
-        dataset: "fashion-mnist".into(),
-        data_dir: None,
-        epochs: 2,
-        batch_size: 64,
-        optimizer: "sgd".into(),
-        lr: 0.01,
-        momentum: 0.9,
-        weight_decay: 0.0,
-        schedule: "none".into(),
+        epochs: Some(2),
         seed: 1,
         device: "gpu".into(),
         out: out.clone(),
+        overwrite: true,
         train_limit: Some(2000),
         test_limit: Some(1000),
+        ..TrainConfig::default()
     };
+    assert_eq!(
+        (cfg.model.as_str(), cfg.lr, cfg.batch_size),
+        ("net", 0.01, 64)
+    );
     let rows = train(&cfg).expect("Fashion-MNIST must be installed (make setup installs it)");
     assert_eq!(rows.len(), 2);
     assert!(rows[1].train_loss < rows[0].train_loss, "{rows:?}");
@@ -39,6 +36,7 @@ fn net_learns_on_a_fashion_mnist_subset_on_the_gpu() {
         "confusion.svg",
         "last.safetensors",
         "best.safetensors",
+        "last.optim.safetensors",
         "run.json",
     ] {
         assert!(PathBuf::from(&out).join(f).is_file(), "{f} missing");

@@ -34,4 +34,12 @@ pub enum Error {
         /// what is wrong and the valid range
         msg: String,
     },
+    /// A download that failed or did not match its checksum.
+    #[error("fetching {what}: {reason}")]
+    Download {
+        /// the dataset
+        what: String,
+        /// every mirror tried and what went wrong
+        reason: String,
+    },
 }

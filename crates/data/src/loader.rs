@@ -1,6 +1,7 @@
 //! `DataLoader`: batches of normalised images and labels, shuffled with a seed, prepared on a
 //! background thread on native targets so the device never waits for the host.
 
+use crate::augment::{Augment, Image};
 use crate::dataset::ImageDataset;
 use crate::error::{Error, Result};
 use crate::transform::Normalize;
@@ -29,6 +30,7 @@ pub struct DataLoader {
     drop_last: bool,
     seed: u64,
     transform: Normalize,
+    augment: Vec<Augment>,
 }
 
 impl DataLoader {
@@ -47,6 +49,7 @@ impl DataLoader {
             drop_last: false,
             seed: 0,
             transform: Normalize::identity(),
+            augment: Vec::new(),
         })
     }
 
@@ -67,6 +70,27 @@ impl DataLoader {
     pub fn transform(mut self, t: Normalize) -> DataLoader {
         self.transform = t;
         self
+    }
+
+    /// The same loader applying `steps` (in order) to each image before normalising it;
+    /// random steps draw from a generator seeded by the loader's seed, the epoch and the
+    /// batch, so a run is reproducible. Refuses steps that do not fit the images.
+    pub fn augment(mut self, steps: Vec<Augment>) -> Result<DataLoader> {
+        let mut shape = self.data.image_shape;
+        for s in &steps {
+            shape = s.out_shape(shape)?;
+        }
+        self.augment = steps;
+        Ok(self)
+    }
+
+    /// `(C, H, W)` of the images it yields.
+    pub fn image_shape(&self) -> (usize, usize, usize) {
+        let mut shape = self.data.image_shape;
+        for s in &self.augment {
+            shape = s.out_shape(shape).expect("checked in augment()");
+        }
+        shape
     }
 
     /// Batches per epoch.
@@ -98,14 +122,29 @@ impl DataLoader {
         idx
     }
 
-    fn make(&self, ids: &[usize]) -> Batch {
+    fn make(&self, ids: &[usize], epoch: u64, batch: usize) -> Batch {
         let d = &self.data;
-        let (c, h, w) = d.image_shape;
-        let per = d.image_len();
+        let (c, h, w) = self.image_shape();
+        let per = c * h * w;
         let mut images = vec![0.0f32; ids.len() * per];
+        let mut rng = StdRng::seed_from_u64(
+            self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (batch as u64).rotate_left(32),
+        );
         for (k, &i) in ids.iter().enumerate() {
-            self.transform
-                .apply(d.image(i), c, &mut images[k * per..(k + 1) * per]);
+            let out = &mut images[k * per..(k + 1) * per];
+            if self.augment.is_empty() {
+                self.transform.apply(d.image(i), c, out);
+                continue;
+            }
+            let mut img = Image {
+                data: d.image(i).iter().map(|&b| b as f32 / 255.0).collect(),
+                shape: d.image_shape,
+            };
+            for step in &self.augment {
+                img = step.apply(&img, &mut rng);
+            }
+            out.copy_from_slice(&img.data);
+            self.transform.apply_f32(out, c);
         }
         Batch {
             images,
@@ -117,19 +156,27 @@ impl DataLoader {
     /// The batches of `epoch`. On native targets a thread prepares the next batches while
     /// the caller works on the current one.
     pub fn epoch(&self, epoch: u64) -> Box<dyn Iterator<Item = Batch> + Send> {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of `epoch` from batch `first` on (the same batches [`DataLoader::epoch`]
+    /// yields there, augmentation included), for resuming mid-epoch.
+    pub fn epoch_from(&self, epoch: u64, first: usize) -> Box<dyn Iterator<Item = Batch> + Send> {
         let order = self.order(epoch);
-        let chunks: Vec<Vec<usize>> = order
+        let chunks: Vec<(usize, Vec<usize>)> = order
             .chunks(self.batch_size)
             .take(self.len())
             .map(<[usize]>::to_vec)
+            .enumerate()
+            .skip(first)
             .collect();
         #[cfg(not(target_arch = "wasm32"))]
         {
             let (tx, rx) = std::sync::mpsc::sync_channel(2);
             let me = self.clone();
             std::thread::spawn(move || {
-                for ids in chunks {
-                    if tx.send(me.make(&ids)).is_err() {
+                for (k, ids) in &chunks {
+                    if tx.send(me.make(ids, epoch, *k)).is_err() {
                         break;
                     }
                 }
@@ -139,7 +186,11 @@ impl DataLoader {
         #[cfg(target_arch = "wasm32")]
         {
             let me = self.clone();
-            Box::new(chunks.into_iter().map(move |ids| me.make(&ids)))
+            Box::new(
+                chunks
+                    .into_iter()
+                    .map(move |(k, ids)| me.make(&ids, epoch, k)),
+            )
         }
     }
 }

@@ -42,6 +42,15 @@ impl Normalize {
         }
     }
 
+    /// Normalises values already scaled to 0..1 (`C * plane` of them), in place.
+    pub fn apply_f32(&self, values: &mut [f32], channels: usize) {
+        let plane = values.len() / channels.max(1);
+        for (i, v) in values.iter_mut().enumerate() {
+            let c = (i / plane.max(1)).min(self.mean.len() - 1);
+            *v = (*v - self.mean[c]) / self.std[c];
+        }
+    }
+
     /// Writes the normalised image (`C * plane` bytes) into `out`.
     pub fn apply(&self, bytes: &[u8], channels: usize, out: &mut [f32]) {
         let plane = bytes.len() / channels.max(1);

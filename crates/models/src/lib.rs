@@ -6,11 +6,17 @@
 //! - [`Net`]: the course's first CNN (conv 1->32 5x5, ReLU, 2x2 max pool, Linear 4608->n).
 //! - [`SmallVgg`]: two VGG blocks of two 3x3 convs for 28x28 input, optional BatchNorm.
 //! - [`Vgg`]: torchvision's VGG-11/13/16/19, with or without BatchNorm.
+//! - [`AlexNet`]: torchvision's AlexNet.
+//! - [`SpecNet`]: any net written as an [`ArchSpec`] (`assets/arch/*.arch`, `--arch`).
 
+mod alexnet;
 mod net;
+mod spec;
 mod vgg;
 
+pub use alexnet::AlexNet;
 pub use net::Net;
+pub use spec::{ArchSpec, LayerSpec, SpecNet, SPEC_TOKENS};
 pub use vgg::{SmallVgg, Vgg};
 
 use fovea_nn::{Error, Module, Result, Tensor};
@@ -25,8 +31,9 @@ pub trait Model: Module {
 }
 
 /// The models `by_name` knows.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "net",
+    "alexnet",
     "vgg-small",
     "vgg-small-bn",
     "vgg11",
@@ -45,6 +52,7 @@ pub fn by_name(name: &str, in_channels: usize, classes: usize) -> Result<Box<dyn
         "net" => Box::new(Net::new(in_channels, classes)),
         "vgg-small" => Box::new(SmallVgg::new(in_channels, classes, false, 0.5)),
         "vgg-small-bn" => Box::new(SmallVgg::new(in_channels, classes, true, 0.5)),
+        "alexnet" => Box::new(AlexNet::new(in_channels, classes)),
         other => {
             let (depth, bn) = match other.strip_suffix("-bn") {
                 Some(d) => (d, true),
@@ -61,6 +69,20 @@ pub fn by_name(name: &str, in_channels: usize, classes: usize) -> Result<Box<dyn
             Box::new(Vgg::new(depth, bn, in_channels, classes)?)
         }
     })
+}
+
+/// Builds the model a run asks for: the spec `arch` when given (for `(C, H, W)` input),
+/// else the zoo model `name`.
+pub fn build(
+    name: &str,
+    arch: Option<&str>,
+    input: (usize, usize, usize),
+    classes: usize,
+) -> Result<Box<dyn Model>> {
+    match arch {
+        Some(text) => Ok(Box::new(ArchSpec::parse(text)?.build(input, classes)?)),
+        None => by_name(name, input.0, classes),
+    }
 }
 
 impl<'a> fovea_nn::ModuleExt for dyn Model + 'a {

@@ -46,7 +46,7 @@ fn features(plan: &Plan, in_channels: usize, bn: bool) -> Result<(Sequential, Ve
 
 /// Runs `features` then `classifier`, tapping each layer of `features` by its VGG name
 /// and by `features.<index>`, and each classifier layer as `classifier.<index>`.
-fn run(
+pub(crate) fn run(
     features: &Sequential,
     names: &[String],
     pool: Option<&AdaptiveAvgPool2d>,

@@ -209,11 +209,26 @@ pub fn load_state(
 /// int64 like PyTorch, metadata `{"format": "pt"}`. Deterministic: the same state gives the
 /// same bytes.
 pub fn state_bytes(module: &(impl ModuleExt + ?Sized)) -> Result<Vec<u8>> {
-    let mut encoded: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut tensors = Vec::new();
     for (name, t) in module.state_dict() {
-        let values = t.to_vec()?;
-        let (dtype, bytes) = if name.ends_with("num_batches_tracked") {
-            let b = values
+        tensors.push(NamedTensor {
+            data: t.to_vec()?,
+            shape: t.shape().to_vec(),
+            name,
+        });
+    }
+    tensors_bytes(&tensors)
+}
+
+/// Named tensors as safetensors bytes (f32; names ending in `num_batches_tracked` or
+/// `.step` as int64), metadata `{"format": "pt"}`.
+pub fn tensors_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>> {
+    let mut encoded: Vec<(&str, Dtype, Vec<u8>)> = Vec::new();
+    for t in tensors {
+        let (dtype, bytes) = if t.name.ends_with("num_batches_tracked") || t.name.ends_with(".step")
+        {
+            let b = t
+                .data
                 .iter()
                 .flat_map(|v| (v.round() as i64).to_le_bytes())
                 .collect();
@@ -221,15 +236,16 @@ pub fn state_bytes(module: &(impl ModuleExt + ?Sized)) -> Result<Vec<u8>> {
         } else {
             (
                 Dtype::F32,
-                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
             )
         };
-        encoded.push((name, dtype, t.shape().to_vec(), bytes));
+        encoded.push((&t.name, dtype, bytes));
     }
     let views = encoded
         .iter()
-        .map(|(n, d, s, b)| {
-            safetensors::tensor::TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v))
+        .zip(tensors)
+        .map(|((n, d, b), t)| {
+            safetensors::tensor::TensorView::new(*d, t.shape.clone(), b).map(|v| (n.to_string(), v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Checkpoint {

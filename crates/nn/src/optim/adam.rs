@@ -1,7 +1,7 @@
 //! `Adam` and AdamW.
 
-use super::{check_hyper, Optimizer};
-use crate::error::Result;
+use super::{check_hyper, state_entry, NamedTensor, Optimizer};
+use crate::error::{Error, Result};
 use fovea_device::{AdamStep, Array};
 use fovea_graph::Tensor;
 use std::collections::HashMap;
@@ -113,5 +113,84 @@ impl Optimizer for Adam {
 
     fn set_momentum(&mut self, m: f32) {
         self.hyper.beta1 = m;
+    }
+
+    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
+        let mut out = Vec::new();
+        for (i, p) in self.params.iter().enumerate() {
+            let Some(s) = self.state.get(&p.id()) else {
+                continue;
+            };
+            out.push(NamedTensor {
+                name: format!("{i}.step"),
+                shape: vec![],
+                data: vec![s.step as f32],
+            });
+            let bufs = [("exp_avg", Some(&s.m)), ("exp_avg_sq", Some(&s.v))];
+            for (key, buf) in bufs
+                .into_iter()
+                .chain([("max_exp_avg_sq", s.vmax.as_ref())])
+            {
+                if let Some(b) = buf {
+                    out.push(NamedTensor {
+                        name: format!("{i}.{key}"),
+                        shape: b.shape().to_vec(),
+                        data: b.to_vec()?,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn load_state_dict(&mut self, state: &[NamedTensor]) -> Result<()> {
+        const KEYS: [&str; 4] = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+        let mut parts: HashMap<usize, HashMap<&str, &NamedTensor>> = HashMap::new();
+        for t in state {
+            let (i, key) = state_entry("Adam", &self.params, t, &KEYS)?;
+            parts.entry(i).or_default().insert(key, t);
+        }
+        let mut loaded = HashMap::new();
+        for (i, m) in parts {
+            let p = &self.params[i];
+            let dev = p.array().device().clone();
+            let arr = |key: &str| -> Result<Option<Array>> {
+                m.get(key)
+                    .map(|t| Array::from_slice(&dev, &t.data, &t.shape))
+                    .transpose()
+                    .map_err(Into::into)
+            };
+            let (Some(step), Some(mv), Some(vv)) =
+                (m.get("step"), arr("exp_avg")?, arr("exp_avg_sq")?)
+            else {
+                return Err(Error::Config {
+                    what: "Adam",
+                    msg: format!(
+                        "optimizer state for parameter {i} lacks step, exp_avg or exp_avg_sq"
+                    ),
+                });
+            };
+            let vmax = arr("max_exp_avg_sq")?;
+            if self.hyper.amsgrad != vmax.is_some() {
+                return Err(Error::Config {
+                    what: "Adam",
+                    msg: format!(
+                        "optimizer state for parameter {i} does not match amsgrad = {}",
+                        self.hyper.amsgrad
+                    ),
+                });
+            }
+            loaded.insert(
+                p.id(),
+                State {
+                    step: step.data[0].round() as u64,
+                    m: mv,
+                    v: vv,
+                    vmax,
+                },
+            );
+        }
+        self.state = loaded;
+        Ok(())
     }
 }

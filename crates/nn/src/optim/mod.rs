@@ -9,7 +9,9 @@ pub use adam::Adam;
 pub use schedule::{CosineAnnealingLr, LrScheduler, OneCycleLr, StepLr};
 pub use sgd::Sgd;
 
+use crate::checkpoint::NamedTensor;
 use crate::error::{Error, Result};
+use fovea_graph::Tensor;
 
 /// What every optimizer offers: one update from the accumulated gradients, clearing them,
 /// and the knobs schedules turn.
@@ -26,6 +28,51 @@ pub trait Optimizer {
     fn momentum(&self) -> f32;
     /// Sets the momentum (SGD) or beta1 (Adam).
     fn set_momentum(&mut self, m: f32);
+    /// The running buffers, named like PyTorch's optimizer `state_dict` (`"3.momentum_buffer"`,
+    /// `"3.exp_avg"`, `"3.exp_avg_sq"`, `"3.step"`: parameter index, then buffer), for
+    /// resuming a run.
+    fn state_dict(&self) -> Result<Vec<NamedTensor>>;
+    /// Restores buffers from [`Optimizer::state_dict`]; refuses unknown names and wrong
+    /// shapes, leaving the optimizer unchanged.
+    fn load_state_dict(&mut self, state: &[NamedTensor]) -> Result<()>;
+}
+
+/// Splits `"3.exp_avg"` into parameter 3 and `"exp_avg"`, checking the index and the shape
+/// against `params`.
+pub(crate) fn state_entry<'a>(
+    what: &'static str,
+    params: &[Tensor],
+    t: &'a NamedTensor,
+    known: &[&str],
+) -> Result<(usize, &'a str)> {
+    let bad = |msg: String| Error::Config { what, msg };
+    let (i, key) = t
+        .name
+        .split_once('.')
+        .and_then(|(i, k)| Some((i.parse::<usize>().ok()?, k)))
+        .filter(|(_, k)| known.contains(k))
+        .ok_or_else(|| {
+            bad(format!(
+                "optimizer state `{}` is not `<index>.<{}>`; was it saved by another optimizer?",
+                t.name,
+                known.join("|")
+            ))
+        })?;
+    let p = params.get(i).ok_or_else(|| {
+        bad(format!(
+            "optimizer state `{}` is for parameter {i}, but there are {} parameters",
+            t.name,
+            params.len()
+        ))
+    })?;
+    let want: &[usize] = if key == "step" { &[] } else { p.shape() };
+    if t.shape != want && !(key == "step" && t.data.len() == 1) {
+        return Err(bad(format!(
+            "optimizer state `{}` has shape {:?}, parameter {i} needs {want:?}",
+            t.name, t.shape
+        )));
+    }
+    Ok((i, key))
 }
 
 pub(crate) fn check_hyper(what: &'static str, name: &str, v: f32, lo: f32, hi: f32) -> Result<()> {

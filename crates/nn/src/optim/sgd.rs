@@ -1,6 +1,6 @@
 //! `Sgd`.
 
-use super::{check_hyper, Optimizer};
+use super::{check_hyper, state_entry, NamedTensor, Optimizer};
 use crate::error::{Error, Result};
 use fovea_device::{Array, SgdStep};
 use fovea_graph::Tensor;
@@ -116,5 +116,33 @@ impl Optimizer for Sgd {
 
     fn set_momentum(&mut self, m: f32) {
         self.hyper.momentum = m;
+    }
+
+    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
+        let mut out = Vec::new();
+        for (i, p) in self.params.iter().enumerate() {
+            if let Some(b) = self.buffers.get(&p.id()) {
+                out.push(NamedTensor {
+                    name: format!("{i}.momentum_buffer"),
+                    shape: b.shape().to_vec(),
+                    data: b.to_vec()?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn load_state_dict(&mut self, state: &[NamedTensor]) -> Result<()> {
+        let mut loaded = HashMap::new();
+        for t in state {
+            let (i, _) = state_entry("Sgd", &self.params, t, &["momentum_buffer"])?;
+            let p = &self.params[i];
+            loaded.insert(
+                p.id(),
+                Array::from_slice(p.array().device(), &t.data, &t.shape)?,
+            );
+        }
+        self.buffers = loaded;
+        Ok(())
     }
 }

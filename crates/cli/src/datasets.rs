@@ -1,0 +1,118 @@
+//! The datasets `fovea train` accepts: Fashion-MNIST and MNIST by name, or an image folder
+//! (`DIR/train/<class>/*`, `DIR/test/<class>/*`, torchvision's `ImageFolder` layout).
+
+use crate::Res;
+use fovea_data::{
+    ImageDataset, ImageFolder, MnistKind, Normalize, Split, FASHION_MEAN, FASHION_STD,
+};
+use std::path::Path;
+
+/// A dataset's two splits and the normalisation the run uses.
+pub struct Data {
+    /// the name recorded in the run
+    pub name: String,
+    /// the training split
+    pub train: ImageDataset,
+    /// the test split
+    pub test: ImageDataset,
+    /// per-channel mean and std
+    pub norm: Normalize,
+}
+
+/// The MNIST-format dataset called `name`, if it is one.
+pub fn mnist_kind(name: &str) -> Option<MnistKind> {
+    match name {
+        "fashion-mnist" => Some(MnistKind::Fashion),
+        "mnist" => Some(MnistKind::Digits),
+        _ => None,
+    }
+}
+
+/// The course's normalisation for the MNIST-format datasets.
+pub fn mnist_normalisation(kind: MnistKind) -> Normalize {
+    match kind {
+        MnistKind::Fashion => Normalize::new(FASHION_MEAN, FASHION_STD).expect("valid"),
+        MnistKind::Digits => Normalize::new(0.1307, 0.3081).expect("valid"),
+    }
+}
+
+/// Per-channel mean and std of a dataset's pixels (scaled to 0..1).
+pub fn statistics(d: &ImageDataset) -> Res<Normalize> {
+    let (c, h, w) = d.image_shape;
+    let plane = h * w;
+    let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
+    for i in 0..d.len() {
+        for (k, &b) in d.image(i).iter().enumerate() {
+            let v = b as f64 / 255.0;
+            sum[k / plane] += v;
+            sq[k / plane] += v * v;
+        }
+    }
+    let n = (d.len() * plane).max(1) as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, m)| ((q / n - (*m as f64).powi(2)).max(1e-12).sqrt() as f32).max(1e-3))
+        .collect();
+    Ok(Normalize::per_channel(mean, std)?)
+}
+
+/// Loads `name` (fashion-mnist, mnist, or an image folder) with both splits. Folder images
+/// are decoded to `channels` planes of `size` pixels and normalised with the training
+/// split's statistics.
+pub fn load(
+    name: &str,
+    data_dir: Option<&Path>,
+    channels: usize,
+    size: (usize, usize),
+) -> Res<Data> {
+    if let Some(kind) = mnist_kind(name) {
+        return Ok(Data {
+            name: kind.name().into(),
+            train: kind.load(Split::Train, data_dir)?,
+            test: kind.load(Split::Test, data_dir)?,
+            norm: mnist_normalisation(kind),
+        });
+    }
+    let root = Path::new(name);
+    if !root.is_dir() {
+        return Err(format!(
+            "unknown dataset `{name}`; use fashion-mnist, mnist, or a folder holding train/ and \
+             test/, each with one sub-folder of images per class"
+        )
+        .into());
+    }
+    let split = |sub: &[&str]| -> Res<ImageFolder> {
+        let dir = sub
+            .iter()
+            .map(|s| root.join(s))
+            .find(|d| d.is_dir())
+            .ok_or_else(|| {
+                format!(
+                    "{}: no {} folder; an image-folder dataset holds train/ and test/ (or val/)",
+                    root.display(),
+                    sub.join(" or ")
+                )
+            })?;
+        Ok(ImageFolder::open(&dir)?)
+    };
+    let (train, test) = (split(&["train"])?, split(&["test", "val"])?);
+    if train.classes != test.classes {
+        return Err(format!(
+            "{}: train/ has classes [{}] but the test folder has [{}]; they must match",
+            root.display(),
+            train.classes.join(", "),
+            test.classes.join(", ")
+        )
+        .into());
+    }
+    let train = train.load(channels, size)?;
+    let norm = statistics(&train)?;
+    Ok(Data {
+        name: root.display().to_string(),
+        test: test.load(channels, size)?,
+        train,
+        norm,
+    })
+}

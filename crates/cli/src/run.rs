@@ -1,0 +1,128 @@
+//! A run folder's `run.json`: the settings, classes, input shape and normalisation a
+//! trained model needs, the metrics so far, and where training stands (for `--resume`).
+
+use crate::train::{EpochMetrics, TrainConfig};
+use crate::Res;
+use fovea_data::Normalize;
+use fovea_device::Device;
+use fovea_models::Model;
+use fovea_nn::{checkpoint::write_atomic, ModuleExt};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where training stands: the next batch to run is `batch` of `epoch` (both from the
+/// start of training; epochs count from 1, batches from 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// the epoch under way (or next)
+    pub epoch: usize,
+    /// batches of it already done
+    pub batch: usize,
+}
+
+/// Everything `run.json` holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// the settings (with `arch` holding the spec's text, not a file name)
+    pub config: TrainConfig,
+    /// the dataset's name or folder
+    pub dataset: String,
+    /// class names, by label
+    pub classes: Vec<String>,
+    /// the model's input `[C, H, W]`
+    pub input_shape: [usize; 3],
+    /// per-channel mean
+    pub mean: Vec<f32>,
+    /// per-channel std
+    pub std: Vec<f32>,
+    /// the number of parameters
+    pub parameters: usize,
+    /// epochs finished
+    pub epochs_done: usize,
+    /// where training stands
+    pub position: Position,
+    /// best test accuracy so far (the `best.safetensors` checkpoint)
+    pub best_test_acc: f64,
+    /// one row per finished epoch
+    pub metrics: Vec<EpochMetrics>,
+}
+
+impl RunInfo {
+    /// `dir/run.json`.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("run.json")
+    }
+
+    /// Reads `dir/run.json`, naming the file in every error.
+    pub fn read(dir: &Path) -> Res<RunInfo> {
+        let path = Self::path(dir);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "{}: {e}; is {} a run folder written by `fovea train`?",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}: not a run description Fovea can read ({e})",
+                path.display()
+            )
+            .into()
+        })
+    }
+
+    /// Writes `dir/run.json` atomically.
+    pub fn write(&self, dir: &Path) -> Res<()> {
+        write_atomic(
+            &Self::path(dir),
+            serde_json::to_string_pretty(self)?.as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    /// The normalisation the model was trained with.
+    pub fn normalize(&self) -> Res<Normalize> {
+        Ok(Normalize::per_channel(self.mean.clone(), self.std.clone())?)
+    }
+
+    /// `(C, H, W)` of the model's input.
+    pub fn input(&self) -> (usize, usize, usize) {
+        let [c, h, w] = self.input_shape;
+        (c, h, w)
+    }
+
+    /// A fresh model of the run's architecture.
+    pub fn build_model(&self) -> Res<Box<dyn Model>> {
+        Ok(fovea_models::build(
+            &self.config.model,
+            self.config.arch.as_deref(),
+            self.input(),
+            self.classes.len(),
+        )?)
+    }
+}
+
+/// Which checkpoint of a run to load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    /// the epoch with the best test accuracy
+    Best,
+    /// the latest save
+    Last,
+}
+
+/// Reads a run folder and loads its model (strictly: a checkpoint of another architecture
+/// is refused) onto `device`, in eval mode.
+pub fn load_run(dir: &Path, which: Which, device: &Device) -> Res<(RunInfo, Box<dyn Model>)> {
+    let info = RunInfo::read(dir)?;
+    let model = info.build_model()?;
+    let file = dir.join(match which {
+        Which::Best => "best.safetensors",
+        Which::Last => "last.safetensors",
+    });
+    model.load_safetensors(&file)?;
+    model.to_device(device)?;
+    model.eval();
+    Ok((info, model))
+}
