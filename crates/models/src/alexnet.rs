@@ -1,6 +1,7 @@
 //! torchvision's AlexNet (`torchvision.models.alexnet`), with its parameter names.
 
-use crate::Model;
+use crate::vgg::{field_of, split, Window};
+use crate::{Model, ReceptiveField};
 use fovea_nn::{
     AdaptiveAvgPool2d, Conv2d, Conv2dConfig, Dropout, Linear, MaxPool2d, Module, ReLU, Result,
     Sequential, Tensor,
@@ -86,6 +87,30 @@ impl Model for AlexNet {
             tap,
         )
     }
+    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
+        let windows = [
+            Some((11, 4, 2)),
+            None,
+            Some((3, 2, 0)),
+            Some((5, 1, 2)),
+            None,
+            Some((3, 2, 0)),
+            Some((3, 1, 1)),
+            None,
+            Some((3, 1, 1)),
+            None,
+            Some((3, 1, 1)),
+            None,
+            Some((3, 2, 0)),
+        ];
+        let layers: Vec<(String, Window)> = FEATURE_NAMES
+            .iter()
+            .zip(windows)
+            .map(|(n, w)| (n.to_string(), w))
+            .collect();
+        field_of(&split(&layers).1, layer)
+    }
+
     fn layer_names(&self) -> Vec<String> {
         let mut n: Vec<String> = FEATURE_NAMES.map(String::from).to_vec();
         n.extend((0..self.classifier.len()).map(|i| format!("classifier.{i}")));

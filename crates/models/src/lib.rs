@@ -11,11 +11,13 @@
 
 mod alexnet;
 mod net;
+mod receptive;
 mod spec;
 mod vgg;
 
 pub use alexnet::AlexNet;
 pub use net::Net;
+pub use receptive::{chain, ReceptiveField, Window};
 pub use spec::{ArchSpec, LayerSpec, SpecNet, SPEC_TOKENS};
 pub use vgg::{SmallVgg, Vgg};
 
@@ -28,6 +30,17 @@ pub trait Model: Module {
 
     /// The names `forward_taps` reports, in order.
     fn layer_names(&self) -> Vec<String>;
+
+    /// The receptive field of a named image layer's activations (`None` for layers after
+    /// flattening, or names it does not know).
+    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField>;
+
+    /// The layer whose output is the net's final feature vector: the input of the last
+    /// layer (for nearest neighbours, PCA and t-SNE).
+    fn feature_layer(&self) -> String {
+        let names = self.layer_names();
+        names[names.len().saturating_sub(2)].clone()
+    }
 }
 
 /// The models `by_name` knows.

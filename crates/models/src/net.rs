@@ -1,6 +1,6 @@
 //! The course's seed Net.
 
-use crate::Model;
+use crate::{Model, ReceptiveField};
 use fovea_nn::{Conv2d, Linear, MaxPool2d, Module, Result, Tensor};
 
 /// conv1 (in -> 32, 5x5) -> ReLU -> 2x2 max pool -> flatten -> fc1 (4608 -> classes), with
@@ -47,5 +47,14 @@ impl Model for Net {
 
     fn layer_names(&self) -> Vec<String> {
         ["conv1", "relu1", "pool", "fc1"].map(String::from).to_vec()
+    }
+
+    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
+        let conv = ReceptiveField::PIXEL.then(5, 1, 0);
+        match layer {
+            "conv1" | "relu1" => Some(conv),
+            "pool" => Some(conv.then(2, 2, 0)),
+            _ => None,
+        }
     }
 }

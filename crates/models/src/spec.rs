@@ -12,7 +12,8 @@
 //! so parameter names follow torchvision's VGG (`features.N`, `classifier.N`). The last layer
 //! must be `linear`, with no size (or the number of classes): it produces the logits.
 
-use crate::Model;
+use crate::vgg::{field_of, split, Window};
+use crate::{Model, ReceptiveField};
 use fovea_nn::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Conv2dConfig, Dropout, Error, Linear,
     MaxPool2d, Module, ReLU, Result, Sequential, Tensor,
@@ -215,6 +216,7 @@ impl ArchSpec {
         let mut features = Sequential::new();
         let mut classifier = Sequential::new();
         let mut names = Vec::new();
+        let mut windows: Vec<Window> = Vec::new();
         let (mut block, mut conv, mut last_conv) = (1, 0, None::<String>);
         let n = self.layers.len();
         for (i, layer) in self.layers.iter().enumerate() {
@@ -255,20 +257,24 @@ impl ArchSpec {
                     features = features.add(Conv2d::with(c, out, k, cfg)?);
                     conv += 1;
                     names.push(format!("conv{block}_{conv}"));
+                    windows.push(Some((k, s, p)));
                     last_conv = Some(format!("{block}_{conv}"));
                     (c, h, w) = (out, oh, ow);
                 }
                 LayerSpec::Bn => {
                     features = features.add(BatchNorm2d::new(c));
                     names.push(format!("bn{}", last_conv.as_deref().unwrap_or("0")));
+                    windows.push(None);
                 }
                 LayerSpec::Relu if flat.is_none() => {
                     features = features.add(ReLU::new());
                     names.push(format!("relu{}", last_conv.as_deref().unwrap_or("0")));
+                    windows.push(None);
                 }
                 LayerSpec::Dropout(p) if flat.is_none() => {
                     features = features.add(Dropout::new(p));
                     names.push(format!("dropout{block}"));
+                    windows.push(None);
                 }
                 LayerSpec::MaxPool(k, s) | LayerSpec::AvgPool(k, s) => {
                     let (Some(oh), Some(ow)) = (shrink(h, k, s, 0), shrink(w, k, s, 0)) else {
@@ -281,11 +287,14 @@ impl ArchSpec {
                         _ => features.add(AvgPool2d::new(k).stride(s)),
                     };
                     names.push(format!("pool{block}"));
+                    windows.push(Some((k, s, 0)));
                     (block, conv, h, w) = (block + 1, 0, oh, ow);
                 }
                 LayerSpec::AdaptiveAvgPool(oh, ow) => {
                     features = features.add(AdaptiveAvgPool2d::new((oh, ow)));
                     names.push("avgpool".into());
+                    // each output averages a window of about H / oh input positions
+                    windows.push(Some((h.div_ceil(oh), h / oh.max(1), 0)));
                     (h, w) = (oh, ow);
                 }
                 LayerSpec::Flatten => {
@@ -313,10 +322,13 @@ impl ArchSpec {
                 }
             }
         }
+        let layers: Vec<(String, Window)> = names.iter().cloned().zip(windows).collect();
+        let fields = split(&layers).1;
         Ok(SpecNet {
             features,
             classifier,
             names,
+            fields,
             spec: self.clone(),
         })
     }
@@ -343,6 +355,7 @@ pub struct SpecNet {
     /// the layers after flattening
     pub classifier: Sequential,
     names: Vec<String>,
+    fields: Vec<(String, ReceptiveField)>,
     spec: ArchSpec,
 }
 
@@ -364,6 +377,10 @@ impl Model for SpecNet {
     fn forward_taps(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
         crate::vgg::run(&self.features, &self.names, None, &self.classifier, x, tap)
     }
+    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
+        field_of(&self.fields, layer)
+    }
+
     fn layer_names(&self) -> Vec<String> {
         let mut n = self.names.clone();
         n.extend((0..self.classifier.len()).map(|i| format!("classifier.{i}")));

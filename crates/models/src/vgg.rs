@@ -1,6 +1,6 @@
 //! VGG: the small 28x28 variant of the course and torchvision's VGG-11/13/16/19.
 
-use crate::Model;
+use crate::{chain, Model, ReceptiveField};
 use fovea_nn::{
     AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Conv2dConfig, Dropout, Error, Linear, MaxPool2d,
     Module, ReLU, Result, Sequential, Tensor,
@@ -9,9 +9,15 @@ use fovea_nn::{
 /// A layer plan: a conv's output channels, or `None` for a 2x2 max pool.
 type Plan = [Option<usize>];
 
+pub(crate) use crate::receptive::Window;
+
 /// `features` as torchvision builds it from a plan, and the names of its layers
-/// (`conv1_1`, `relu1_1`, ..., `pool1`, ...) by index.
-fn features(plan: &Plan, in_channels: usize, bn: bool) -> Result<(Sequential, Vec<String>)> {
+/// (`conv1_1`, `relu1_1`, ..., `pool1`, ...) with their windows, by index.
+fn features(
+    plan: &Plan,
+    in_channels: usize,
+    bn: bool,
+) -> Result<(Sequential, Vec<(String, Window)>)> {
     let mut seq = Sequential::new();
     let mut names = Vec::new();
     let (mut c, mut block, mut conv) = (in_channels, 1, 0);
@@ -24,24 +30,42 @@ fn features(plan: &Plan, in_channels: usize, bn: bool) -> Result<(Sequential, Ve
                     ..Default::default()
                 };
                 seq = seq.add(Conv2d::with(c, *out, 3, cfg)?);
-                names.push(format!("conv{block}_{conv}"));
+                names.push((format!("conv{block}_{conv}"), Some((3, 1, 1))));
                 if bn {
                     seq = seq.add(BatchNorm2d::new(*out));
-                    names.push(format!("bn{block}_{conv}"));
+                    names.push((format!("bn{block}_{conv}"), None));
                 }
                 seq = seq.add(ReLU::new());
-                names.push(format!("relu{block}_{conv}"));
+                names.push((format!("relu{block}_{conv}"), None));
                 c = *out;
             }
             None => {
                 seq = seq.add(MaxPool2d::new(2));
-                names.push(format!("pool{block}"));
+                names.push((format!("pool{block}"), Some((2, 2, 0))));
                 block += 1;
                 conv = 0;
             }
         }
     }
     Ok((seq, names))
+}
+
+/// Layer names, and receptive fields by both the VGG name and `features.<index>`.
+pub(crate) fn split(layers: &[(String, Window)]) -> (Vec<String>, Vec<(String, ReceptiveField)>) {
+    let names = layers.iter().map(|(n, _)| n.clone()).collect();
+    let mut fields = chain(layers);
+    let indexed: Vec<(String, ReceptiveField)> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, (_, rf))| (format!("features.{i}"), *rf))
+        .collect();
+    fields.extend(indexed);
+    (names, fields)
+}
+
+/// Looks a layer's receptive field up by name.
+pub(crate) fn field_of(fields: &[(String, ReceptiveField)], layer: &str) -> Option<ReceptiveField> {
+    fields.iter().find(|(n, _)| n == layer).map(|(_, rf)| *rf)
 }
 
 /// Runs `features` then `classifier`, tapping each layer of `features` by its VGG name
@@ -78,13 +102,15 @@ pub struct SmallVgg {
     /// the fully connected head
     pub classifier: Sequential,
     names: Vec<String>,
+    fields: Vec<(String, ReceptiveField)>,
 }
 
 impl SmallVgg {
     /// The small VGG, with BatchNorm after every conv when `bn`, and dropout `p`.
     pub fn new(in_channels: usize, classes: usize, bn: bool, p: f32) -> SmallVgg {
         let plan = [Some(32), Some(32), None, Some(64), Some(64), None];
-        let (features, names) = features(&plan, in_channels, bn).expect("valid plan");
+        let (features, layers) = features(&plan, in_channels, bn).expect("valid plan");
+        let (names, fields) = split(&layers);
         let classifier = Sequential::new()
             .add(Linear::new(64 * 7 * 7, 256))
             .add(ReLU::new())
@@ -94,6 +120,7 @@ impl SmallVgg {
             features,
             classifier,
             names,
+            fields,
         }
     }
 }
@@ -114,6 +141,9 @@ impl Model for SmallVgg {
         n.extend((0..self.classifier.len()).map(|i| format!("classifier.{i}")));
         n
     }
+    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
+        field_of(&self.fields, layer)
+    }
 }
 
 /// torchvision's VGG (`vgg11` ... `vgg19_bn`): `features`, `avgpool` =
@@ -127,6 +157,7 @@ pub struct Vgg {
     /// the fully connected head
     pub classifier: Sequential,
     names: Vec<String>,
+    fields: Vec<(String, ReceptiveField)>,
 }
 
 impl Vgg {
@@ -149,7 +180,8 @@ impl Vgg {
             plan.extend(std::iter::repeat_n(Some(width), *convs));
             plan.push(None);
         }
-        let (features, names) = features(&plan, in_channels, bn)?;
+        let (features, layers) = features(&plan, in_channels, bn)?;
+        let (names, fields) = split(&layers);
         let classifier = Sequential::new()
             .add(Linear::new(512 * 7 * 7, 4096))
             .add(ReLU::new())
@@ -163,6 +195,7 @@ impl Vgg {
             avgpool: AdaptiveAvgPool2d::new((7, 7)),
             classifier,
             names,
+            fields,
         })
     }
 }
@@ -189,5 +222,8 @@ impl Model for Vgg {
         let mut n = self.names.clone();
         n.extend((0..self.classifier.len()).map(|i| format!("classifier.{i}")));
         n
+    }
+    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
+        field_of(&self.fields, layer)
     }
 }

@@ -152,6 +152,10 @@ pub trait ModuleExt: Module {
                 t.set_data(t.array().to_device(device)?)
                     .map_err(Error::Graph)?;
             }
+            // The gradient travels with its parameter, as in PyTorch.
+            if let Some(g) = t.grad().filter(|g| g.device() != device) {
+                t.set_grad(Some(g.to_device(device)?));
+            }
         }
         Ok(())
     }

@@ -150,3 +150,35 @@ fn relu_module_and_sequential_taps() {
     assert_eq!(shapes, [(0, vec![2, 1, 2, 2]), (1, vec![2, 4])]);
     assert!(y.to_vec().unwrap().iter().all(|v| *v >= 0.0));
 }
+
+/// Gradients move with their parameters (`module.to(device)` moves `.grad` too), so a
+/// backward pass after the move does not mix devices.
+#[test]
+fn gradients_follow_parameters_to_another_device() {
+    let Ok(gpu) = Device::gpu() else { return };
+    let cpu = Device::cpu();
+    let lin = fovea_nn::Linear::new(3, 2);
+    lin.to_device(&cpu).unwrap();
+    let x = Tensor::new(Array::from_slice(&cpu, &[1.0, 2.0, 3.0], &[1, 3]).unwrap());
+    lin.forward(&x)
+        .unwrap()
+        .sum(&[], false)
+        .unwrap()
+        .backward()
+        .unwrap();
+    let before = lin.parameters()[0].grad().unwrap().to_vec().unwrap();
+    lin.to_device(&gpu).unwrap();
+    for p in lin.parameters() {
+        assert_eq!(p.grad().unwrap().device(), &gpu);
+    }
+    let x = Tensor::new(Array::from_slice(&gpu, &[1.0, 2.0, 3.0], &[1, 3]).unwrap());
+    lin.forward(&x)
+        .unwrap()
+        .sum(&[], false)
+        .unwrap()
+        .backward()
+        .unwrap();
+    let after = lin.parameters()[0].grad().unwrap().to_vec().unwrap();
+    let doubled: Vec<f32> = before.iter().map(|v| 2.0 * v).collect();
+    assert_eq!(after, doubled);
+}
