@@ -5,7 +5,7 @@ mod bench;
 use clap::{Parser, Subcommand};
 use fovea_cli::run::Which;
 use fovea_cli::train::{self, TrainConfig};
-use fovea_cli::{compare, fetch, predict, Res};
+use fovea_cli::{compare, fetch, predict, report, vis_cmd, Res};
 use fovea_device::Device;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +71,14 @@ enum Command {
         #[arg(long, default_value = "compare.svg")]
         out: PathBuf,
     },
+    /// See what a trained net learned: filters, features, patches, neighbours, PCA, t-SNE,
+    /// occlusion, saliency, guided backprop, Grad-CAM, integrated gradients, DeepDream, style.
+    Visualize {
+        #[command(subcommand)]
+        technique: vis_cmd::Technique,
+    },
+    /// Write one self-contained HTML page showing what a run learned.
+    Report(report::ReportConfig),
     /// Datasets: download them.
     Data {
         #[command(subcommand)]
@@ -136,6 +144,13 @@ fn main() -> ExitCode {
                 );
             }
             println!("wrote {}", out.display());
+        }),
+        Command::Visualize { technique } => vis_cmd::run(technique),
+        Command::Report(cfg) => report::report(&cfg).map(|(path, timings)| {
+            for (name, s) in timings {
+                println!("{name}: {s:.2} s");
+            }
+            println!("wrote {}", path.display());
         }),
         Command::Data {
             what:

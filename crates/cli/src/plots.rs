@@ -158,3 +158,51 @@ pub fn confusion_matrix(path: &Path, classes: &[String], counts: &[Vec<u64>]) ->
     root.present()?;
     Ok(())
 }
+
+/// A 2-D map of points coloured by class with a legend (PCA, t-SNE).
+pub fn scatter(
+    path: &Path,
+    title: &str,
+    points: &[(f32, f32)],
+    labels: &[u8],
+    classes: &[String],
+) -> Res {
+    let root = SVGBackend::new(path, (720, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (x0, x1, y0, y1) = points.iter().fold(
+        (f32::MAX, f32::MIN, f32::MAX, f32::MIN),
+        |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
+    );
+    let (px, py) = (((x1 - x0) * 0.05).max(1e-6), ((y1 - y0) * 0.05).max(1e-6));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))?;
+    chart.configure_mesh().disable_mesh().draw()?;
+    for (c, name) in classes.iter().enumerate() {
+        let color = Palette99::pick(c).to_rgba();
+        let pts: Vec<(f32, f32)> = points
+            .iter()
+            .zip(labels)
+            .filter(|(_, &l)| l as usize == c)
+            .map(|(p, _)| *p)
+            .collect();
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|p| Circle::new(*p, 2, color.mix(0.7).filled())),
+            )?
+            .label(name.as_str())
+            .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

@@ -158,9 +158,17 @@ pub fn grid(tiles: &[RgbImage], cols: usize, pad: u32) -> RgbImage {
     out
 }
 
-/// Tiles side by side in one row.
+/// Tiles side by side in one row, each at its own width, top-aligned.
 pub fn row(tiles: &[RgbImage], pad: u32) -> RgbImage {
-    grid(tiles, tiles.len(), pad)
+    let w = tiles.iter().map(|t| t.width() + pad).sum::<u32>() + pad;
+    let h = tiles.iter().map(|t| t.height()).max().unwrap_or(1) + 2 * pad;
+    let mut out = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    let mut x = pad;
+    for t in tiles {
+        image::imageops::replace(&mut out, t, x as i64, pad as i64);
+        x += t.width() + pad;
+    }
+    out
 }
 
 /// The picture as PNG bytes.

@@ -41,7 +41,7 @@ impl Default for Style {
                 .map(String::from)
                 .to_vec(),
             content_weight: 1.0,
-            style_weight: 1e4,
+            style_weight: 1e6,
             tv_weight: 1e-2,
             steps: 200,
             lr: 0.03,
