@@ -34,6 +34,16 @@ pub enum Bench {
         #[arg(long, default_value = "gpu")]
         device: String,
     },
+    /// One t-SNE gradient at N points: exact O(N^2) as device ops against Barnes-Hut on the
+    /// host, the choice `fovea visualize tsne` makes.
+    Tsne {
+        /// Points.
+        #[arg(long, default_value_t = 10000)]
+        n: usize,
+        /// Device for the exact gradient: gpu, cpu or best.
+        #[arg(long, default_value = "gpu")]
+        device: String,
+    },
 }
 
 /// Shape of the convolution benchmark (the issue's: N=32, C=64, 32x32, 3x3, padding 1).
@@ -53,6 +63,7 @@ pub struct ConvShape {
 /// Runs one benchmark.
 pub fn run(what: Bench) -> Result<(), Box<dyn std::error::Error>> {
     match what {
+        Bench::Tsne { n, device } => tsne(n, &device),
         Bench::Conv {
             shape,
             reps,
@@ -364,6 +375,81 @@ fn conv(shape: ConvShape, reps: usize, device: &str) -> Result<(), Box<dyn std::
         "ratios best fovea / baseline: forward {:.2}, backward {:.2}",
         base_fwd / fwd_s,
         base_bwd / bwd_s
+    );
+    Ok(())
+}
+
+/// Times one exact t-SNE gradient as device ops (pairwise affinities, `(P - Q) * num`, and
+/// the product with `y`) against one Barnes-Hut gradient on the host.
+fn tsne(n: usize, device: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use fovea_vis::embed::Rows;
+    use fovea_vis::tsne::{affinities, gradient};
+    let dev = Device::from_name(device)?;
+    println!("t-SNE gradient at N = {n}; exact on {dev}, Barnes-Hut (theta 0.5) on the host");
+    // 20 Gaussian clusters in 50-d, and a 2-D layout spread as mid-optimisation.
+    let mut s = 7u64;
+    let mut rnd = move || {
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let data: Vec<f32> = (0..n * 50)
+        .map(|i| rnd() + ((i / 50) % 20) as f32 * 0.3)
+        .collect();
+    let y: Vec<f32> = (0..2 * n).map(|_| rnd() * 60.0).collect();
+    let t = Instant::now();
+    let p = affinities(&Device::cpu(), &Rows::new(data, n, 50)?, 30.0)?;
+    println!(
+        "  affinities (90 neighbours each): {:.2} s, once per run",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let g = gradient(&p, &y, 1.0, 0.5);
+    let bh = t.elapsed().as_secs_f64();
+    println!("  Barnes-Hut gradient: {:.3} s ({} values)", bh, g.len());
+
+    // Row blocks keep each N-wide array under the adapter's storage-binding limit: one pass
+    // for Z = sum(1 / (1 + d^2)), one for the gradient rows.
+    let ya = Array::from_slice(&dev, &y, &[n, 2])?;
+    let block = (16 << 20) / n.max(1);
+    let sq = ya.mul(&ya)?.sum(&[1], false)?.reshape(&[1, n])?;
+    let num_rows = |r0: usize, r1: usize| -> Result<Array, Box<dyn std::error::Error>> {
+        let yb = ya.slice(0, r0, r1, 1)?;
+        let sb = yb.mul(&yb)?.sum(&[1], true)?;
+        let d = sb
+            .add(&sq)?
+            .sub(&yb.matmul_t(&ya, false, true)?.mul_scalar(2.0)?)?;
+        Ok(d.add_scalar(1.0)?.powf(-1.0)?)
+    };
+    let t = Instant::now();
+    let mut z = 0.0f64;
+    for r0 in (0..n).step_by(block) {
+        z += num_rows(r0, (r0 + block).min(n))?
+            .sum(&[], false)?
+            .to_vec()?[0] as f64;
+    }
+    z -= n as f64;
+    let mut rows = Vec::with_capacity(2 * n);
+    for r0 in (0..n).step_by(block) {
+        let r1 = (r0 + block).min(n);
+        let num = num_rows(r0, r1)?;
+        let p = Array::uniform(&dev, &[r1 - r0, n], 0.0, 2.0 / (n * n) as f32, r0 as u64)?;
+        let w = p.sub(&num.mul_scalar(1.0 / z as f32)?)?.mul(&num)?;
+        let g = w
+            .sum(&[1], true)?
+            .mul(&ya.slice(0, r0, r1, 1)?)?
+            .sub(&w.matmul(&ya)?)?
+            .mul_scalar(4.0)?;
+        rows.extend(g.to_vec()?);
+    }
+    let exact = t.elapsed().as_secs_f64();
+    println!("  exact O(N^2) gradient on the device: {exact:.3} s");
+    println!(
+        "  per 1000 iterations: Barnes-Hut {:.0} s, exact {:.0} s ({:.1}x)",
+        bh * 1000.0,
+        exact * 1000.0,
+        exact / bh.max(1e-9)
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `fetch` against a small HTTP server on 127.0.0.1: verified files land, bad or cut-off
 //! downloads are refused without touching what the folder held, mirrors are tried in order.
 
-use fovea_data::fetch::{fetch, sha256_file, Download, FetchEvent, Resource};
+use fovea_data::fetch::{fetch, sha256_file, sha256_hex, Download, FetchEvent, Resource};
 use fovea_data::MnistKind;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -68,11 +68,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn sha(bytes: &[u8]) -> String {
-    let p = std::env::temp_dir().join(format!("fovea-sha-{}", std::process::id()));
-    std::fs::write(&p, bytes).unwrap();
-    let s = sha256_file(&p).unwrap();
-    std::fs::remove_file(p).unwrap();
-    s
+    sha256_hex(bytes)
 }
 
 fn listing(dir: &Path) -> Vec<String> {
@@ -106,12 +102,13 @@ fn download(mirrors: Vec<String>) -> Download {
 }
 
 #[test]
-fn sha256_of_a_known_string() {
+fn sha256_of_a_known_string_in_memory_and_on_disk() {
     // `printf abc | sha256sum`
-    assert_eq!(
-        sha(b"abc"),
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    );
+    let want = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    assert_eq!(sha(b"abc"), want);
+    let p = temp_dir("sha").join("abc");
+    std::fs::write(&p, b"abc").unwrap();
+    assert_eq!(sha256_file(&p).unwrap(), want);
 }
 
 #[test]

@@ -38,8 +38,8 @@ impl Default for Tsne {
     }
 }
 
-/// Sparse symmetric affinities `P` (CSR).
-struct Affinities {
+/// Sparse symmetric affinities `P` (CSR), from [`affinities`].
+pub struct Affinities {
     start: Vec<usize>,
     col: Vec<usize>,
     val: Vec<f32>,
@@ -47,7 +47,7 @@ struct Affinities {
 
 /// `p_{j|i}` over the neighbours of each row with the bandwidth matching `perplexity`,
 /// then symmetrised and normalised: `P = (P + P^T) / (2N)`.
-fn affinities(dev: &Device, data: &Rows, perplexity: f32) -> Result<Affinities> {
+pub fn affinities(dev: &Device, data: &Rows, perplexity: f32) -> Result<Affinities> {
     let n = data.n;
     let k = ((3.0 * perplexity) as usize).min(n - 1).max(1);
     let mut triples: Vec<(usize, usize, f32)> = Vec::with_capacity(2 * n * k);
@@ -265,8 +265,9 @@ impl QuadTree {
     }
 }
 
-/// The gradient of KL(P || Q) at `y` (`n x 2`), P scaled by `exaggeration`.
-fn gradient(p: &Affinities, y: &[f32], exaggeration: f32, theta: f32) -> Vec<f32> {
+/// The gradient of KL(P || Q) at `y` (`n x 2`), P scaled by `exaggeration`, with
+/// Barnes-Hut repulsion (`theta`) on the host's threads.
+pub fn gradient(p: &Affinities, y: &[f32], exaggeration: f32, theta: f32) -> Vec<f32> {
     let n = y.len() / 2;
     let tree = QuadTree::build(y);
     let threads = std::thread::available_parallelism()
