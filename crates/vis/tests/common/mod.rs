@@ -7,13 +7,23 @@ use fovea_graph::{cross_entropy, Tensor};
 use fovea_models::{ArchSpec, Model, SpecNet};
 use fovea_nn::{manual_seed, Module, ModuleExt, Optimizer, Sgd};
 
+/// Runs `build` right after `manual_seed(seed)`, with no other test of this binary drawing
+/// from the process-wide generator in between.
+pub fn seeded<T>(seed: u64, build: impl FnOnce() -> T) -> T {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    manual_seed(seed);
+    build()
+}
+
 /// A small conv net written as a spec, seeded.
 pub fn spec_net(spec: &str, input: (usize, usize, usize), classes: usize, seed: u64) -> SpecNet {
-    manual_seed(seed);
-    ArchSpec::parse(spec)
-        .unwrap()
-        .build(input, classes)
-        .unwrap()
+    seeded(seed, || {
+        ArchSpec::parse(spec)
+            .unwrap()
+            .build(input, classes)
+            .unwrap()
+    })
 }
 
 /// The net the attribution and embedding tests train: two conv blocks and a 64-wide
