@@ -3,7 +3,7 @@
 
 use crate::train::{EpochMetrics, TrainConfig};
 use crate::Res;
-use fovea_data::Normalize;
+use fovea_data::{DataLoader, Normalize};
 use fovea_device::Device;
 use fovea_models::Model;
 use fovea_nn::{checkpoint::write_atomic, ModuleExt};
@@ -90,6 +90,19 @@ impl RunInfo {
     pub fn input(&self) -> (usize, usize, usize) {
         let [c, h, w] = self.input_shape;
         (c, h, w)
+    }
+
+    /// The run's test set (its first `limit` images), loaded from `data_dir` or where the
+    /// run found it, normalised and resized as in training.
+    pub fn test_loader(&self, limit: Option<usize>, data_dir: Option<&Path>) -> Res<DataLoader> {
+        let cfg = &self.config;
+        let size = (cfg.image_size, cfg.image_size);
+        let data_dir = data_dir.or(cfg.data_dir.as_deref());
+        let mut test = crate::datasets::load(&cfg.dataset, data_dir, cfg.channels, size)?.test;
+        if let Some(n) = limit {
+            test = test.take(n);
+        }
+        crate::train::test_loader(&cfg.augment, test, self.normalize()?)
     }
 
     /// A fresh model of the run's architecture.

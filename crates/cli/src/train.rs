@@ -6,7 +6,7 @@ use crate::datasets;
 use crate::plots::{self, Curve};
 use crate::run::{load_run, Position, RunInfo, Which};
 use crate::Res;
-use fovea_data::{Augment, DataLoader};
+use fovea_data::{Augment, DataLoader, ImageDataset, Normalize};
 use fovea_device::{Array, CrossEntropyOptions, Device, Reduction};
 use fovea_graph::{cross_entropy, no_grad, Tensor};
 use fovea_models::Model;
@@ -15,9 +15,7 @@ use fovea_nn::{
     manual_seed, Adam, CosineAnnealingLr, LrScheduler, ModuleExt, OneCycleLr, Optimizer, Sgd,
     StepLr,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -140,20 +138,6 @@ pub struct Evaluation {
     pub acc: f64,
     /// `confusion[true][predicted]`
     pub confusion: Vec<Vec<u64>>,
-}
-
-fn progress(len: usize, label: String) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len as u64);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(label);
-    pb
 }
 
 /// The test-set loss, accuracy and confusion matrix, without recording gradients.
@@ -343,15 +327,11 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
     }
     let classes = train_set.classes.clone();
     let (_, h, w) = train_set.image_shape;
-    let steps = Augment::parse_list(&cfg.augment, (h, w))?;
-    let fixed: Vec<Augment> = steps.iter().filter(|a| !a.is_random()).cloned().collect();
     let loader = DataLoader::new(Arc::new(train_set), cfg.batch_size)?
         .shuffle(cfg.seed)
         .transform(data.norm.clone())
-        .augment(steps)?;
-    let test_loader = DataLoader::new(Arc::new(test_set), 500)?
-        .transform(data.norm.clone())
-        .augment(fixed)?;
+        .augment(Augment::parse_list(&cfg.augment, (h, w))?)?;
+    let test_loader = test_loader(&cfg.augment, test_set, data.norm.clone())?;
     let (c, h, w) = test_loader.image_shape();
 
     manual_seed(cfg.seed);
@@ -429,7 +409,7 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
     for epoch in start.epoch..=epochs {
         model.train();
         let skip = if epoch == start.epoch { start.batch } else { 0 };
-        let pb = progress(loader.len(), format!("epoch {epoch}/{epochs}"));
+        let pb = crate::progress_bar(loader.len(), &format!("epoch {epoch}/{epochs}"));
         pb.set_position(skip as u64);
         let started = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
@@ -525,21 +505,23 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
     Ok(info.metrics)
 }
 
+/// The loader of a test set: normalised with `norm` and given the transforms of
+/// `augment` that are not random (a resize), as training images were.
+pub fn test_loader(augment: &str, test: ImageDataset, norm: Normalize) -> Res<DataLoader> {
+    let (_, h, w) = test.image_shape;
+    let fixed: Vec<Augment> = Augment::parse_list(augment, (h, w))?
+        .into_iter()
+        .filter(|a| !a.is_random())
+        .collect();
+    Ok(DataLoader::new(Arc::new(test), 500)?
+        .transform(norm)
+        .augment(fixed)?)
+}
+
 /// `fovea eval RUN_DIR`: reloads the run's best checkpoint and evaluates it on the test set.
 pub fn eval_run(dir: &Path, device: &str, data_dir: Option<&Path>) -> Res<Evaluation> {
     let dev = Device::from_name(device)?;
     let (info, model) = load_run(dir, Which::Best, &dev)?;
-    let cfg = &info.config;
-    let size = (cfg.image_size, cfg.image_size);
-    let data_dir = data_dir.or(cfg.data_dir.as_deref());
-    let data = datasets::load(&cfg.dataset, data_dir, cfg.channels, size)?;
-    let (_, h, w) = data.test.image_shape;
-    let fixed: Vec<Augment> = Augment::parse_list(&cfg.augment, (h, w))?
-        .into_iter()
-        .filter(|a| !a.is_random())
-        .collect();
-    let loader = DataLoader::new(Arc::new(data.test), 500)?
-        .transform(info.normalize()?)
-        .augment(fixed)?;
+    let loader = info.test_loader(None, data_dir)?;
     evaluate(model.as_ref(), &loader, &dev, info.classes.len())
 }

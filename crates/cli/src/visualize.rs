@@ -1,10 +1,9 @@
 //! `fovea visualize <technique> RUN_DIR ...`: every technique of `fovea-vis` on a trained
 //! run, each writing a PNG (or an SVG for the maps) with a progress bar where it takes time.
 
-use crate::datasets;
 use crate::run::{load_run, RunInfo, Which};
 use crate::Res;
-use fovea_data::{read_image, Augment, DataLoader};
+use fovea_data::read_image;
 use fovea_device::{Array, Device};
 use fovea_models::Model;
 use fovea_vis::attribution::{self, Explain, SmoothGrad};
@@ -13,25 +12,9 @@ use fovea_vis::embed::{self, Metric, Rows, Tsne};
 use fovea_vis::occlusion::{occlusion, Occlusion};
 use fovea_vis::{dream, layers, patches, picture};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-/// A bar with rate and ETA on a terminal, hidden otherwise.
-pub fn bar(len: usize, what: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len as u64);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(what.to_string());
-    pb
-}
+pub use crate::progress_bar as bar;
 
 /// A trained run, loaded for inspection.
 pub struct Ctx {
@@ -61,19 +44,8 @@ impl Ctx {
 
     /// The first `limit` test images (normalised, resized as in training) and labels.
     pub fn test_set(&self, limit: usize) -> Res<(Vec<f32>, Vec<u8>)> {
-        let cfg = &self.info.config;
-        let size = (cfg.image_size, cfg.image_size);
-        let data = datasets::load(&cfg.dataset, cfg.data_dir.as_deref(), cfg.channels, size)?;
-        let (_, h, w) = data.test.image_shape;
-        let fixed: Vec<Augment> = Augment::parse_list(&cfg.augment, (h, w))?
-            .into_iter()
-            .filter(|a| !a.is_random())
-            .collect();
-        let test = data.test.take(limit);
-        let labels = test.labels.clone();
-        let loader = DataLoader::new(Arc::new(test), 1000)?
-            .transform(self.info.normalize()?)
-            .augment(fixed)?;
+        let loader = self.info.test_loader(Some(limit), None)?;
+        let labels = loader.dataset().labels.clone();
         let images = loader.epoch(0).flat_map(|b| b.images).collect();
         Ok((images, labels))
     }
@@ -386,21 +358,10 @@ pub fn neighbours(
     limit: usize,
     enlarge: u32,
 ) -> Res<RgbImage> {
-    let (images, _) = ctx.test_set(limit)?;
+    let (images, _, feats) = test_features(ctx, limit)?;
     let per = ctx.per();
     let n = images.len() / per;
     let layer = ctx.model.feature_layer();
-    let pb = bar(n, "features");
-    let feats = embed::features(
-        ctx.model.as_ref(),
-        &ctx.dev,
-        &images,
-        ctx.info.input(),
-        &layer,
-        250,
-        &mut |d| pb.set_position(d as u64),
-    )?;
-    pb.finish_and_clear();
     let pixels = Rows::new(images.clone(), n, per)?;
     let qimgs: Vec<f32> = queries.iter().flat_map(|(_, x)| x.clone()).collect();
     let qf = embed::features(
@@ -428,6 +389,23 @@ pub fn neighbours(
     Ok(picture::grid(&tiles, k + 1, 3))
 }
 
+/// The first `limit` test images, their labels, and their final feature vectors.
+fn test_features(ctx: &Ctx, limit: usize) -> Res<(Vec<f32>, Vec<u8>, Rows)> {
+    let (images, labels) = ctx.test_set(limit)?;
+    let pb = bar(labels.len(), "features");
+    let feats = embed::features(
+        ctx.model.as_ref(),
+        &ctx.dev,
+        &images,
+        ctx.info.input(),
+        &ctx.model.feature_layer(),
+        250,
+        &mut |d| pb.set_position(d as u64),
+    )?;
+    pb.finish_and_clear();
+    Ok((images, labels, feats))
+}
+
 /// Which 2-D map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapKind {
@@ -446,21 +424,9 @@ pub fn maps(
     tsne: &Tsne,
     out_dir: &Path,
 ) -> Res<(Vec<PathBuf>, String)> {
-    let (images, labels) = ctx.test_set(limit)?;
+    let (images, labels, feats) = test_features(ctx, limit)?;
     let per = ctx.per();
     let n = images.len() / per;
-    let layer = ctx.model.feature_layer();
-    let pb = bar(n, "features");
-    let feats = embed::features(
-        ctx.model.as_ref(),
-        &ctx.dev,
-        &images,
-        ctx.info.input(),
-        &layer,
-        250,
-        &mut |d| pb.set_position(d as u64),
-    )?;
-    pb.finish_and_clear();
     let pixels = Rows::new(images, n, per)?;
     let mut paths = Vec::new();
     let mut summary = Vec::new();

@@ -87,72 +87,159 @@ fn sq_norms(r: &Rows) -> Vec<f32> {
         .collect()
 }
 
-/// Distances from every query row to every data row: `q.n x data.n`. L2 and cosine use a
-/// device matrix product (`|q|^2 + |x|^2 - 2 q.x`); L1 runs on the host.
-pub fn distances(dev: &Device, data: &Rows, queries: &Rows, metric: Metric) -> Result<Vec<f32>> {
-    if data.d != queries.d {
-        return Err(config(
-            "distances",
-            format!("data has {} columns, queries {}", data.d, queries.d),
-        ));
-    }
-    if metric == Metric::L1 {
-        let mut out = Vec::with_capacity(queries.n * data.n);
-        for i in 0..queries.n {
-            let q = queries.row(i);
-            out.extend((0..data.n).map(|j| {
-                q.iter()
-                    .zip(data.row(j))
-                    .map(|(a, b)| (a - b).abs())
-                    .sum::<f32>()
-            }));
-        }
-        return Ok(out);
-    }
-    // L2 is translation invariant: centring both sides on the data's mean keeps
-    // `|q|^2 + |x|^2 - 2 q.x` from cancelling away the small distances that matter.
-    let (data, queries) = if metric == Metric::L2 {
-        let mean: Vec<f32> = (0..data.d)
-            .map(|j| {
-                (0..data.n)
-                    .map(|i| data.values[i * data.d + j])
-                    .sum::<f32>()
-                    / data.n.max(1) as f32
-            })
-            .collect();
-        let centre = |r: &Rows| Rows {
-            values: r
-                .values
-                .iter()
-                .enumerate()
-                .map(|(k, v)| v - mean[k % r.d])
-                .collect(),
-            ..*r
-        };
-        (centre(data), centre(queries))
-    } else {
-        (data.clone(), queries.clone())
-    };
-    let (data, queries) = (&data, &queries);
-    let a = Array::from_slice(dev, &data.values, &[data.n, data.d])?;
-    let q = Array::from_slice(dev, &queries.values, &[queries.n, queries.d])?;
-    let dots = q.matmul_t(&a, false, true)?.to_vec()?;
-    let (qn, an) = (sq_norms(queries), sq_norms(data));
-    Ok(dots
-        .iter()
-        .enumerate()
-        .map(|(k, dot)| {
-            let (i, j) = (k / data.n, k % data.n);
-            match metric {
-                Metric::L2 => (qn[i] + an[j] - 2.0 * dot).max(0.0).sqrt(),
-                _ => 1.0 - dot / (qn[i].sqrt() * an[j].sqrt()).max(1e-12),
-            }
-        })
-        .collect())
+/// One row's neighbours: `(row index, distance)`, nearest first.
+pub type Neighbours = [(usize, f32)];
+
+/// Data rows prepared once for many distance queries: centred on their mean for L2 (so
+/// `|q|^2 + |x|^2 - 2 q.x` does not cancel away the small distances that matter), uploaded
+/// to the device for L2 and cosine, with their squared norms.
+pub struct Index<'a> {
+    data: &'a Rows,
+    metric: Metric,
+    mean: Vec<f32>,
+    prepared: Option<(Array, Vec<f32>)>,
 }
 
-/// The `k` nearest data rows to each query, `(index, distance)`, nearest first; rows listed
-/// in `skip[query]` (e.g. the query itself) are left out.
+impl<'a> Index<'a> {
+    /// Prepares `data` for `metric` on `dev`.
+    pub fn new(dev: &Device, data: &'a Rows, metric: Metric) -> Result<Index<'a>> {
+        let mean: Vec<f32> = if metric == Metric::L2 {
+            let mut m = vec![0.0f32; data.d];
+            for i in 0..data.n {
+                m.iter_mut().zip(data.row(i)).for_each(|(m, v)| *m += v);
+            }
+            m.iter_mut().for_each(|m| *m /= data.n.max(1) as f32);
+            m
+        } else {
+            vec![0.0; data.d]
+        };
+        let prepared = if metric == Metric::L1 {
+            None
+        } else {
+            let centred = Rows {
+                values: centre(&data.values, &mean),
+                ..*data
+            };
+            let a = Array::from_slice(dev, &centred.values, &[data.n, data.d])?;
+            Some((a, sq_norms(&centred)))
+        };
+        Ok(Index {
+            data,
+            metric,
+            mean,
+            prepared,
+        })
+    }
+
+    /// Distances from every query row to every data row: `queries.n x data.n`. L2 and
+    /// cosine use one device matrix product; L1 runs on the host.
+    pub fn distances(&self, queries: &Rows) -> Result<Vec<f32>> {
+        let data = self.data;
+        if data.d != queries.d {
+            return Err(config(
+                "distances",
+                format!("data has {} columns, queries {}", data.d, queries.d),
+            ));
+        }
+        let Some((a, an)) = &self.prepared else {
+            let mut out = Vec::with_capacity(queries.n * data.n);
+            for i in 0..queries.n {
+                let q = queries.row(i);
+                out.extend((0..data.n).map(|j| {
+                    q.iter()
+                        .zip(data.row(j))
+                        .map(|(a, b)| (a - b).abs())
+                        .sum::<f32>()
+                }));
+            }
+            return Ok(out);
+        };
+        let centred = Rows {
+            values: centre(&queries.values, &self.mean),
+            ..*queries
+        };
+        let q = Array::from_slice(a.device(), &centred.values, &[queries.n, queries.d])?;
+        let dots = q.matmul_t(a, false, true)?.to_vec()?;
+        let qn = sq_norms(&centred);
+        Ok(dots
+            .iter()
+            .enumerate()
+            .map(|(k, dot)| {
+                let (i, j) = (k / data.n, k % data.n);
+                match self.metric {
+                    Metric::L2 => (qn[i] + an[j] - 2.0 * dot).max(0.0).sqrt(),
+                    _ => 1.0 - dot / (qn[i].sqrt() * an[j].sqrt()).max(1e-12),
+                }
+            })
+            .collect())
+    }
+
+    /// The `k` nearest data rows to each query, `(index, distance)`, nearest first; rows
+    /// listed in `skip[query]` (e.g. the query itself) are left out.
+    pub fn nearest(
+        &self,
+        queries: &Rows,
+        k: usize,
+        skip: &[Option<usize>],
+    ) -> Result<Vec<Vec<(usize, f32)>>> {
+        let n = self.data.n;
+        let dist = self.distances(queries)?;
+        Ok((0..queries.n)
+            .map(|i| {
+                let row = &dist[i * n..(i + 1) * n];
+                let mut idx: Vec<usize> = (0..n)
+                    .filter(|&j| skip.get(i).copied().flatten() != Some(j))
+                    .collect();
+                let k = k.min(idx.len());
+                if k > 0 && k < idx.len() {
+                    idx.select_nth_unstable_by(k - 1, |&a, &b| row[a].total_cmp(&row[b]));
+                }
+                idx.truncate(k);
+                idx.sort_by(|&a, &b| row[a].total_cmp(&row[b]));
+                idx.into_iter().map(|j| (j, row[j])).collect()
+            })
+            .collect())
+    }
+
+    /// Every data row's `k` nearest other rows, 512 queries at a time: `each(row,
+    /// neighbours)` in row order.
+    pub fn each_row_neighbours(
+        &self,
+        k: usize,
+        each: &mut dyn FnMut(usize, &Neighbours),
+    ) -> Result<()> {
+        let data = self.data;
+        for start in (0..data.n).step_by(512) {
+            let m = 512.min(data.n - start);
+            let q = Rows::new(
+                data.values[start * data.d..(start + m) * data.d].to_vec(),
+                m,
+                data.d,
+            )?;
+            let skip: Vec<Option<usize>> = (start..start + m).map(Some).collect();
+            for (r, nb) in self.nearest(&q, k, &skip)?.iter().enumerate() {
+                each(start + r, nb);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `values` (rows of `mean.len()`) minus `mean`.
+fn centre(values: &[f32], mean: &[f32]) -> Vec<f32> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(k, v)| v - mean[k % mean.len()])
+        .collect()
+}
+
+/// Distances from every query row to every data row (see [`Index::distances`]).
+pub fn distances(dev: &Device, data: &Rows, queries: &Rows, metric: Metric) -> Result<Vec<f32>> {
+    Index::new(dev, data, metric)?.distances(queries)
+}
+
+/// The `k` nearest data rows to each query (see [`Index::nearest`]).
 pub fn nearest(
     dev: &Device,
     data: &Rows,
@@ -161,50 +248,23 @@ pub fn nearest(
     metric: Metric,
     skip: &[Option<usize>],
 ) -> Result<Vec<Vec<(usize, f32)>>> {
-    let dist = distances(dev, data, queries, metric)?;
-    Ok((0..queries.n)
-        .map(|i| {
-            let row = &dist[i * data.n..(i + 1) * data.n];
-            let mut idx: Vec<usize> = (0..data.n)
-                .filter(|&j| skip.get(i).copied().flatten() != Some(j))
-                .collect();
-            let k = k.min(idx.len());
-            if k > 0 && k < idx.len() {
-                idx.select_nth_unstable_by(k - 1, |&a, &b| row[a].total_cmp(&row[b]));
-            }
-            idx.truncate(k);
-            idx.sort_by(|&a, &b| row[a].total_cmp(&row[b]));
-            idx.into_iter().map(|j| (j, row[j])).collect()
-        })
-        .collect())
+    Index::new(dev, data, metric)?.nearest(queries, k, skip)
 }
 
 /// Leave-one-out k-nearest-neighbour accuracy of `labels` in `points` (`n x d`): how
 /// well a space keeps the classes apart.
 pub fn knn_accuracy(dev: &Device, points: &Rows, labels: &[u8], k: usize) -> Result<f64> {
     let mut right = 0usize;
-    for start in (0..points.n).step_by(512) {
-        let m = 512.min(points.n - start);
-        let q = Rows::new(
-            points.values[start * points.d..(start + m) * points.d].to_vec(),
-            m,
-            points.d,
-        )?;
-        let skip: Vec<Option<usize>> = (start..start + m).map(Some).collect();
-        for (i, nb) in nearest(dev, points, &q, k, Metric::L2, &skip)?
-            .iter()
-            .enumerate()
-        {
-            let mut votes = [0usize; 256];
-            for (j, _) in nb {
-                votes[labels[*j] as usize] += 1;
-            }
-            let best = (0..256)
-                .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
-                .unwrap_or(0);
-            right += (best == labels[start + i] as usize) as usize;
+    Index::new(dev, points, Metric::L2)?.each_row_neighbours(k, &mut |i, nb| {
+        let mut votes = [0usize; 256];
+        for (j, _) in nb {
+            votes[labels[*j] as usize] += 1;
         }
-    }
+        let best = (0..256)
+            .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
+            .unwrap_or(0);
+        right += (best == labels[i] as usize) as usize;
+    })?;
     Ok(right as f64 / points.n.max(1) as f64)
 }
 

@@ -4,7 +4,7 @@
 //! initialisation scaled to a standard deviation of 1e-4, theta 0.5. Nothing is random (the
 //! start is PCA, threads sum in a fixed order): the same input gives the same map.
 
-use crate::embed::{nearest, pca, Metric, Rows};
+use crate::embed::{pca, Index, Metric, Rows};
 use crate::error::{config, Result};
 use fovea_device::Device;
 
@@ -52,52 +52,39 @@ pub fn affinities(dev: &Device, data: &Rows, perplexity: f32) -> Result<Affiniti
     let k = ((3.0 * perplexity) as usize).min(n - 1).max(1);
     let mut triples: Vec<(usize, usize, f32)> = Vec::with_capacity(2 * n * k);
     let target = (perplexity as f64).ln();
-    for start in (0..n).step_by(512) {
-        let m = 512.min(n - start);
-        let q = Rows::new(
-            data.values[start * data.d..(start + m) * data.d].to_vec(),
-            m,
-            data.d,
-        )?;
-        let skip: Vec<Option<usize>> = (start..start + m).map(Some).collect();
-        for (r, nb) in nearest(dev, data, &q, k, Metric::L2, &skip)?
-            .into_iter()
-            .enumerate()
-        {
-            let i = start + r;
-            let d2: Vec<f64> = nb.iter().map(|(_, d)| (*d as f64).powi(2)).collect();
-            let (mut lo, mut hi, mut beta) = (0.0f64, f64::INFINITY, 1.0f64);
-            let mut p = vec![0.0f64; d2.len()];
-            for _ in 0..100 {
-                let dmin = d2.iter().copied().fold(f64::INFINITY, f64::min);
-                p.iter_mut()
-                    .zip(&d2)
-                    .for_each(|(p, d)| *p = (-(d - dmin) * beta).exp());
-                let sum: f64 = p.iter().sum::<f64>().max(1e-300);
-                let h = sum.ln()
-                    + beta * p.iter().zip(&d2).map(|(p, d)| p * (d - dmin)).sum::<f64>() / sum;
-                p.iter_mut().for_each(|v| *v /= sum);
-                if (h - target).abs() < 1e-5 {
-                    break;
-                }
-                if h > target {
-                    lo = beta;
-                    beta = if hi.is_finite() {
-                        (beta + hi) / 2.0
-                    } else {
-                        beta * 2.0
-                    };
-                } else {
-                    hi = beta;
-                    beta = (beta + lo) / 2.0;
-                }
+    Index::new(dev, data, Metric::L2)?.each_row_neighbours(k, &mut |i, nb| {
+        let d2: Vec<f64> = nb.iter().map(|(_, d)| (*d as f64).powi(2)).collect();
+        let (mut lo, mut hi, mut beta) = (0.0f64, f64::INFINITY, 1.0f64);
+        let mut p = vec![0.0f64; d2.len()];
+        for _ in 0..100 {
+            let dmin = d2.iter().copied().fold(f64::INFINITY, f64::min);
+            p.iter_mut()
+                .zip(&d2)
+                .for_each(|(p, d)| *p = (-(d - dmin) * beta).exp());
+            let sum: f64 = p.iter().sum::<f64>().max(1e-300);
+            let h =
+                sum.ln() + beta * p.iter().zip(&d2).map(|(p, d)| p * (d - dmin)).sum::<f64>() / sum;
+            p.iter_mut().for_each(|v| *v /= sum);
+            if (h - target).abs() < 1e-5 {
+                break;
             }
-            for ((j, _), pv) in nb.iter().zip(&p) {
-                triples.push((i, *j, *pv as f32));
-                triples.push((*j, i, *pv as f32));
+            if h > target {
+                lo = beta;
+                beta = if hi.is_finite() {
+                    (beta + hi) / 2.0
+                } else {
+                    beta * 2.0
+                };
+            } else {
+                hi = beta;
+                beta = (beta + lo) / 2.0;
             }
         }
-    }
+        for ((j, _), pv) in nb.iter().zip(&p) {
+            triples.push((i, *j, *pv as f32));
+            triples.push((*j, i, *pv as f32));
+        }
+    })?;
     triples.sort_unstable_by_key(|&(i, j, _)| (i, j));
     let mut a = Affinities {
         start: vec![0; n + 1],
