@@ -1,7 +1,7 @@
 //! Runs PyTorch's conformance cases on a device:
 //!
 //! ```text
-//! cargo run --release --example conformance -- ../shared/fixtures/ops --device gpu
+//! cargo run --release --example conformance -- tests/fixtures/ops --device gpu
 //! ```
 //!
 //! Prints one line per case with the worst error per tensor, then `N passed, M failed`;

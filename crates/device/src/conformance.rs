@@ -1,4 +1,4 @@
-//! Conformance cases written by PyTorch (the format of `shared/fixtures/ops/README.md`):
+//! Conformance cases written by PyTorch (the format of `tests/fixtures/ops/README.md`):
 //! one safetensors file per case, its metadata `attrs` naming the op and its attributes.
 //! [`run_dir`] runs every case on a device and reports the worst error per tensor; the
 //! `conformance` example and the tests drive it.

@@ -1,4 +1,4 @@
-//! The conformance runner on PyTorch's cases in `../shared/fixtures/ops` (or
+//! The conformance runner on PyTorch's cases in the repository's `tests/fixtures/ops` (or
 //! `$FOVEA_FIXTURES`), on the GPU and the CPU reference; and proof that it fails loudly on a
 //! perturbed case, a malformed file and an unknown op.
 
@@ -16,7 +16,7 @@ fn fixture_dir() -> PathBuf {
         .unwrap_or_else(|| {
             PathBuf::from(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures/ops"
+                "/../../tests/fixtures/ops"
             ))
         })
 }
@@ -31,7 +31,10 @@ fn run(dir: &Path, dev: &Device) -> Vec<conformance::Report> {
 
 fn all_pass(dev: &Device) {
     let reports = run(&fixture_dir(), dev);
-    assert!(reports.len() >= 13, "expected the 13 shared cases");
+    assert!(
+        reports.len() >= 13,
+        "expected the 13 cases of tests/fixtures/ops"
+    );
     let failed: Vec<String> = reports
         .iter()
         .filter(|r| !r.passed())
@@ -81,8 +84,11 @@ fn rewrite(src: &Path, dst: &Path, tensor: &str, f: impl Fn(&mut [f32]), attrs: 
 
 #[test]
 fn perturbed_malformed_and_unknown_cases_fail_loudly() {
-    let dir = std::env::temp_dir().join(format!("fovea-conformance-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("fovea-conformance-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     let src = fixture_dir();
     // the expected output off by 1% of its largest value in one element
     rewrite(
@@ -123,7 +129,6 @@ fn perturbed_malformed_and_unknown_cases_fail_loudly() {
         bad.contains("malformed") && bad.contains("c_truncated.safetensors"),
         "{bad}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The `conformance` example binary, which `cargo test` builds beside the test binaries.
@@ -150,8 +155,11 @@ fn the_example_prints_the_summary_and_sets_the_exit_status() {
     let last = text.lines().last().unwrap();
     assert!(last.ends_with(" passed, 0 failed"), "{last}");
 
-    let dir = std::env::temp_dir().join(format!("fovea-conformance-ex-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("fovea-conformance-ex-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     rewrite(
         &fixture_dir().join("maxpool2d_1.safetensors"),
         &dir.join("perturbed.safetensors"),
@@ -167,5 +175,4 @@ fn the_example_prints_the_summary_and_sets_the_exit_status() {
     assert!(!bad.status.success(), "a perturbed case must fail: {text}");
     assert!(text.contains("FAIL perturbed.safetensors"), "{text}");
     assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

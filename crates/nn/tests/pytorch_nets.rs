@@ -1,5 +1,5 @@
 //! The seed Net and the small VGG with BatchNorm against PyTorch
-//! (`../shared/fixtures/{seed_net,vgg_small_bn}_torch.safetensors`): logits, loss, every
+//! (`tests/fixtures/{seed_net,vgg_small_bn}_torch.safetensors`): logits, loss, every
 //! gradient and the state after one SGD step (running statistics included) within the
 //! fixtures' 1e-4 criterion, and the 5-step loss trajectory within 1e-3, on the GPU and the
 //! CPU reference.

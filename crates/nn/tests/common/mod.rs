@@ -20,15 +20,12 @@ pub fn devices() -> Vec<Device> {
     vec![gpu(), Device::cpu()]
 }
 
-/// Where the PyTorch net fixtures live (`$FOVEA_NET_FIXTURES` or `../shared/fixtures`).
+/// Where the PyTorch net fixtures live: `tests/fixtures` in the repository (or `$FOVEA_NET_FIXTURES`).
 pub fn fixtures_dir() -> PathBuf {
     std::env::var_os("FOVEA_NET_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures"
-            ))
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures"))
         })
 }
 
