@@ -8,6 +8,8 @@ use crate::ops::{
     BinaryOp, Broadcast, CopyPiece, Distribution, MatmulDims, ReduceDims, ReduceOp, UnaryOp,
 };
 use crate::shape::{self, broadcast_shape, broadcast_strides, normalize_axis, numel, strides};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// A contiguous f32 array on a device.
 #[derive(Clone)]
@@ -15,6 +17,8 @@ pub struct Array {
     shape: Vec<usize>,
     storage: Storage,
     device: Device,
+    /// Bumped by every in-place update of the storage; shared by every array viewing it.
+    version: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Array {
@@ -61,6 +65,7 @@ impl Array {
             shape,
             storage,
             device: device.clone(),
+            version: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -212,6 +217,19 @@ impl Array {
     /// The backing storage (for other crates' kernels).
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    /// How many in-place updates the storage has had (PyTorch's `_version`). Views and
+    /// clones share the counter; autodiff compares it with the version an op saved, so a
+    /// backward pass refuses values changed after the forward pass.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Records an in-place update of the storage. Every `*_` op calls it on what it writes;
+    /// code writing into [`Array::storage`] with its own kernels must call it too.
+    pub fn bump_version(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Copies the elements to the host (waits for pending GPU work).

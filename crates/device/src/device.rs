@@ -71,25 +71,80 @@ impl Device {
         .map_err(Error::NoAdapter)
     }
 
-    /// The GPU if one opens, else the CPU reference with a one-line notice saying why.
+    /// The fastest device this machine has, with a one-line notice on stderr saying which
+    /// and why (see [`Device::best_with_reason`]).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn best() -> Device {
-        match Device::gpu() {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("fovea: using the CPU reference backend ({e})");
-                Device::cpu()
-            }
-        }
+        let (dev, why) = Device::best_with_reason();
+        eprintln!("{why}");
+        dev
     }
 
-    /// Parses `gpu`, `cpu` or `best`, as the command line spells them.
+    /// The fastest device and one line saying why it was chosen: a hardware GPU when one is
+    /// present; otherwise the CPU backend, since a software adapter (wgpu device type `Cpu`:
+    /// llvmpipe, SwiftShader, WARP) is slower than it. `FOVEA_BACKEND` / `FOVEA_ADAPTER`
+    /// narrow the adapters considered; [`Device::gpu`] opens one whatever its type.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn best_with_reason() -> (Device, String) {
+        let opts = match GpuOptions::from_env() {
+            Ok(o) => o,
+            Err(e) => return (Device::cpu(), format!("device: CPU backend ({e})")),
+        };
+        let adapters = pollster::block_on(crate::gpu::list_adapters(&opts));
+        if adapters.iter().any(|a| !a.is_software()) {
+            return match Device::gpu() {
+                Ok(d) => {
+                    let why = format!("device: {} (a hardware GPU)", d.name());
+                    (d, why)
+                }
+                Err(e) => (
+                    Device::cpu(),
+                    format!("device: CPU backend (the GPU did not open: {e})"),
+                ),
+            };
+        }
+        let why = if adapters.is_empty() {
+            "device: CPU backend (no GPU adapter found)".to_string()
+        } else {
+            let names: Vec<String> = adapters
+                .iter()
+                .map(|a| format!("{} ({:?})", a.name, a.backend))
+                .collect();
+            format!(
+                "device: CPU backend, faster here than the only GPU adapter, {}, a software \
+                 renderer (--device gpu uses it anyway)",
+                names.join(", ")
+            )
+        };
+        (Device::cpu(), why)
+    }
+
+    /// Every GPU adapter `FOVEA_BACKEND` / `FOVEA_ADAPTER` allow (all when unset).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn adapters() -> Result<Vec<crate::gpu::AdapterSummary>> {
+        let opts = GpuOptions::from_env()?;
+        Ok(pollster::block_on(crate::gpu::list_adapters(&opts)))
+    }
+
+    /// Parses `gpu`, `cpu` or `best`, as the command line spells them (see
+    /// [`Device::choose`] for the reason too).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_name(name: &str) -> Result<Device> {
+        Device::choose(name).map(|(d, _)| d)
+    }
+
+    /// The device `name` (`gpu`, `cpu` or `best`) stands for, and one line saying which it is
+    /// and why, e.g. `device: CPU backend (--device cpu)`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn choose(name: &str) -> Result<(Device, String)> {
         match name {
-            "gpu" => Device::gpu(),
-            "cpu" => Ok(Device::cpu()),
-            "best" | "auto" => Ok(Device::best()),
+            "gpu" => {
+                let d = Device::gpu()?;
+                let why = format!("device: {} (--device gpu)", d.name());
+                Ok((d, why))
+            }
+            "cpu" => Ok((Device::cpu(), "device: CPU backend (--device cpu)".into())),
+            "best" | "auto" => Ok(Device::best_with_reason()),
             other => Err(Error::NoAdapter(format!(
                 "unknown device `{other}`; use gpu, cpu or best"
             ))),

@@ -44,7 +44,7 @@ pub use backend::Backend;
 pub use conv::Conv2dOptions;
 pub use device::Device;
 pub use error::{Error, Result};
-pub use gpu::GpuOptions;
+pub use gpu::{AdapterSummary, GpuOptions};
 pub use linear::LinearGrads;
 pub use loss::{CrossEntropyOptions, Reduction};
 pub use norm::{BatchNormGrads, BatchNormStats};

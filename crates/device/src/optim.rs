@@ -92,7 +92,10 @@ impl Array {
             momentum_buf.map(Array::storage),
             self.numel(),
             step,
-        )
+        )?;
+        self.bump_version();
+        momentum_buf.inspect(|b| b.bump_version());
+        Ok(())
     }
 
     /// One Adam / AdamW step on this parameter in place. `m`, `v` (and `vmax` for AMSGrad)
@@ -127,6 +130,10 @@ impl Array {
             vmax.map(Array::storage),
             self.numel(),
             step,
-        )
+        )?;
+        for a in [Some(self), Some(m), Some(v), vmax].into_iter().flatten() {
+            a.bump_version();
+        }
+        Ok(())
     }
 }

@@ -22,7 +22,16 @@ pub(crate) type BackwardFn = Box<dyn FnOnce(&Array, &[bool]) -> Result<InputGrad
 pub(crate) struct Node {
     pub(crate) op: &'static str,
     inputs: Mutex<Vec<Tensor>>,
+    /// The inputs the backward rule reads, each with its storage version when recorded.
+    saved: Mutex<Vec<SavedInput>>,
     backward: Mutex<Option<BackwardFn>>,
+}
+
+/// An input value a backward rule reads, and the storage version it had when it was saved.
+struct SavedInput {
+    index: usize,
+    value: Array,
+    version: u64,
 }
 
 thread_local! {
@@ -134,11 +143,26 @@ pub fn guided_relu_backward(ctx: &BackwardContext) -> Result<InputGrads> {
 }
 
 /// Makes the output tensor of op `op` from its value. It is recorded (given a node holding
-/// `inputs` and `backward`) when grad is enabled and some input requires grad.
+/// `inputs` and `backward`) when grad is enabled and some input requires grad. The backward
+/// rule may read every input's value; see [`record_saving`] for ops that read fewer.
 pub(crate) fn record(
     op: &'static str,
     value: Array,
     inputs: &[&Tensor],
+    backward: impl FnOnce(&Array, &[bool]) -> Result<InputGrads> + Send + Sync + 'static,
+) -> Result<Tensor> {
+    record_saving(op, value, inputs, &vec![true; inputs.len()], backward)
+}
+
+/// [`record`] for an op whose backward rule reads the values of only the inputs marked in
+/// `saves` (input `i` is read when `saves[i]`; missing entries count as not read). Backward
+/// refuses to run the rule if one of those values was updated in place since, as PyTorch
+/// does.
+pub(crate) fn record_saving(
+    op: &'static str,
+    value: Array,
+    inputs: &[&Tensor],
+    saves: &[bool],
     backward: impl FnOnce(&Array, &[bool]) -> Result<InputGrads> + Send + Sync + 'static,
 ) -> Result<Tensor> {
     let origin = inputs.first().map(|t| Origin {
@@ -150,6 +174,21 @@ pub(crate) fn record(
         Arc::new(Node {
             op,
             inputs: Mutex::new(inputs.iter().map(|t| (*t).clone()).collect()),
+            saved: Mutex::new(
+                inputs
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| saves.get(*i).copied().unwrap_or(false))
+                    .map(|(index, t)| {
+                        let value = t.array();
+                        SavedInput {
+                            index,
+                            version: value.version(),
+                            value,
+                        }
+                    })
+                    .collect(),
+            ),
             backward: Mutex::new(Some(Box::new(backward) as BackwardFn)),
         })
     });
@@ -210,6 +249,9 @@ pub(crate) fn run_backward(root: &Tensor, seed: Array) -> Result<()> {
                 ),
             ));
         };
+        let saved = std::mem::take(&mut *node.saved.lock().expect("tape lock poisoned"));
+        check_versions(node.op, &inputs, &saved)?;
+        drop(saved);
         let needs: Vec<bool> = inputs.iter().map(Tensor::requires_grad).collect();
         let grads = match override_for(node.op) {
             Some(custom) => {
@@ -255,4 +297,30 @@ pub(crate) fn run_backward(root: &Tensor, seed: Array) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses a backward rule whose saved input was updated in place after it was saved.
+fn check_versions(op: &'static str, inputs: &[Tensor], saved: &[SavedInput]) -> Result<()> {
+    let Some(s) = saved.iter().find(|s| s.value.version() != s.version) else {
+        return Ok(());
+    };
+    let input = &inputs[s.index];
+    let what = match input.name() {
+        Some(name) => format!("`{name}`"),
+        None if input.is_leaf() => "a leaf tensor".to_string(),
+        None => "a computed tensor".to_string(),
+    };
+    Err(Error::autograd(
+        "backward",
+        format!(
+            "one of the variables needed for gradient computation has been modified by an \
+             inplace operation: `{op}` saved its input {} ({what}, shape {:?}) at version {}, \
+             and it is now at version {}; run the forward pass again after the update, or \
+             call `opt.step()` only after `backward()`",
+            s.index,
+            s.value.shape(),
+            s.version,
+            s.value.version()
+        ),
+    ))
 }

@@ -27,6 +27,7 @@ pub(crate) struct Inner {
     grad: Mutex<Option<Array>>,
     pub(crate) node: Option<Arc<Node>>,
     origin: Option<Origin>,
+    name: RwLock<Option<String>>,
 }
 
 /// An n-dimensional f32 value on a device that remembers how it was made, so gradients can
@@ -62,7 +63,19 @@ impl Tensor {
             grad: Mutex::new(None),
             node,
             origin,
+            name: RwLock::new(None),
         }))
+    }
+
+    /// Names the tensor for error messages (modules name their parameters by `state_dict`
+    /// path, e.g. `fc1.weight`).
+    pub fn set_name(&self, name: &str) {
+        *self.0.name.write().expect("tensor lock poisoned") = Some(name.to_string());
+    }
+
+    /// The name given by [`Tensor::set_name`], if any.
+    pub fn name(&self) -> Option<String> {
+        self.0.name.read().expect("tensor lock poisoned").clone()
     }
 
     /// A leaf tensor holding `data` that does not require grad (`torch.tensor(...)`).

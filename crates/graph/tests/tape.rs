@@ -201,3 +201,55 @@ fn gradients_cross_devices() {
     let want: Vec<f32> = x.to_vec().unwrap().iter().map(|v| 2.0 * v).collect();
     assert_eq!(g.to_vec().unwrap(), want);
 }
+
+/// One plain SGD step on `t`'s storage, in place, as an optimizer makes it.
+fn step_in_place(t: &Tensor) {
+    let ones = Array::ones(&cpu(), t.shape()).unwrap();
+    let step = fovea_device::SgdStep {
+        lr: 0.1,
+        momentum: 0.0,
+        dampening: 0.0,
+        weight_decay: 0.0,
+        nesterov: false,
+        maximize: false,
+        first: true,
+    };
+    t.array().sgd_step_(&ones, None, &step).unwrap();
+}
+
+#[test]
+fn backward_refuses_a_saved_value_updated_in_place() {
+    let w = Tensor::param(random(1, &[3, 4]));
+    w.set_name("fc.weight");
+    let before = w.array().version();
+    let x = Tensor::new(random(2, &[2, 4]));
+    let y = x.linear(&w, None).unwrap().sum(&[], false).unwrap();
+    step_in_place(&w);
+    assert_eq!(
+        w.array().version(),
+        before + 1,
+        "an in-place step bumps the version"
+    );
+    let err = y.backward().unwrap_err().to_string();
+    for want in [
+        "modified by an inplace operation",
+        "`linear`",
+        "`fc.weight`",
+        "[3, 4]",
+        "version 0",
+        "version 1",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in: {err}");
+    }
+}
+
+#[test]
+fn an_in_place_update_no_backward_rule_reads_is_allowed() {
+    // `add` needs no input values for its gradient, so PyTorch allows this too.
+    let b = Tensor::param(random(3, &[4]));
+    let x = Tensor::param(random(4, &[2, 4]));
+    let y = x.add(&b).unwrap().sum(&[], false).unwrap();
+    step_in_place(&b);
+    y.backward().unwrap();
+    assert_eq!(b.grad().unwrap().to_vec().unwrap(), [2.0; 4]);
+}

@@ -92,7 +92,9 @@ pub trait ModuleExt: Module {
         let mut out = Vec::new();
         walk(self.as_dyn(), "", &mut |p, m| {
             for (n, t) in m.own_parameters() {
-                out.push((join(p, &n), t));
+                let name = join(p, &n);
+                t.set_name(&name);
+                out.push((name, t));
             }
         });
         out

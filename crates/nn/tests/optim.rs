@@ -189,3 +189,30 @@ fn optimizer_state_round_trips_for_resuming() {
         assert!(other.state_dict().unwrap().is_empty(), "{name}");
     }
 }
+
+/// PyTorch refuses `backward()` through values an optimizer step changed after the forward
+/// pass ("modified by an inplace operation"); so does Fovea, naming the op and parameter.
+#[test]
+fn backward_after_a_step_through_stale_activations_fails_naming_the_parameter() {
+    use fovea_nn::{Linear, ModuleExt};
+    let dev = Device::cpu();
+    let net = Linear::new(4, 3);
+    net.to_device(&dev).unwrap();
+    let mut opt = Sgd::new(net.parameters(), 0.1);
+    let x = Tensor::new(Array::randn(&dev, &[2, 4], 5).unwrap());
+    let first = net.call(&x).unwrap().sum(&[], false).unwrap();
+    let second = net.call(&x).unwrap().sum(&[], false).unwrap();
+    first.backward().unwrap();
+    opt.step().unwrap(); // updates `weight` in place; `second` saved the old value
+    let err = second.backward().unwrap_err().to_string();
+    assert!(
+        err.contains("modified by an inplace operation")
+            && err.contains("`linear`")
+            && err.contains("`weight`"),
+        "{err}"
+    );
+    // Recomputing the forward pass after the step is the fix.
+    opt.zero_grad();
+    let third = net.call(&x).unwrap().sum(&[], false).unwrap();
+    third.backward().unwrap();
+}

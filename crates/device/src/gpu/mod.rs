@@ -64,6 +64,64 @@ impl GpuOptions {
     }
 }
 
+/// One adapter wgpu can see, as `fovea info` lists it.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    /// The adapter's name, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`.
+    pub name: String,
+    /// The API it runs on.
+    pub backend: wgpu::Backend,
+    /// Discrete, integrated, virtual, software (`Cpu`) or other.
+    pub device_type: wgpu::DeviceType,
+    /// Driver name and version.
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    /// Whether this adapter renders in software on the CPU (llvmpipe, SwiftShader, WARP):
+    /// slower than Fovea's own CPU backend, so never preferred over it.
+    pub fn is_software(&self) -> bool {
+        self.device_type == wgpu::DeviceType::Cpu
+    }
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({:?}, {:?}; driver {})",
+            self.name, self.backend, self.device_type, self.driver
+        )
+    }
+}
+
+/// Every adapter the options allow (`backends`, `adapter` name filter), in wgpu's order.
+pub async fn list_adapters(opts: &GpuOptions) -> Vec<AdapterSummary> {
+    let backends = opts.backends.unwrap_or(wgpu::Backends::all());
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    let instance = wgpu::Instance::new(desc);
+    let want = opts.adapter.as_deref().map(str::to_lowercase);
+    instance
+        .enumerate_adapters(backends)
+        .await
+        .into_iter()
+        .map(|a| {
+            let i = a.get_info();
+            AdapterSummary {
+                name: i.name,
+                backend: i.backend,
+                device_type: i.device_type,
+                driver: format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+            }
+        })
+        .filter(|a| {
+            want.as_ref()
+                .is_none_or(|w| a.name.to_lowercase().contains(w))
+        })
+        .collect()
+}
+
 /// Recording state shared by all ops: the open encoder and this batch's uniform bytes.
 struct Batch {
     encoder: Option<wgpu::CommandEncoder>,
@@ -84,6 +142,9 @@ pub struct Engine {
     uniform_align: usize,
     batch: Mutex<Batch>,
     error: Arc<Mutex<Option<String>>>,
+    /// What the engine is recording now (a kernel, an allocation, a submission), so the
+    /// first device error names the work that caused it.
+    doing: Arc<Mutex<String>>,
     matmul_kernel: Mutex<MatmulKernel>,
     binding_cap: std::sync::atomic::AtomicUsize,
     conv_algo: Mutex<ConvAlgo>,
@@ -172,11 +233,15 @@ impl Engine {
             .await
             .map_err(|e| Error::NoAdapter(format!("{}: {e}", info.name)))?;
         let error = Arc::new(Mutex::new(None::<String>));
-        let sink = error.clone();
+        let doing = Arc::new(Mutex::new(String::from("opening the device")));
+        let (sink, during) = (error.clone(), doing.clone());
+        // wgpu reports validation and out-of-memory errors while the call that caused them
+        // runs, so `doing` still names that kernel or allocation here.
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            log::error!("wgpu: {e}");
+            let what = during.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            log::error!("wgpu, {what}: {e}");
             let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
-            slot.get_or_insert_with(|| e.to_string());
+            slot.get_or_insert_with(|| format!("{what}: {e}"));
         }));
         let ring = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("fovea.uniform_ring"),
@@ -207,6 +272,7 @@ impl Engine {
                 dispatches: 0,
             }),
             error,
+            doing,
             matmul_kernel,
             binding_cap: std::sync::atomic::AtomicUsize::new(usize::MAX),
             conv_algo: Mutex::new(ConvAlgo::from_env()),
@@ -320,7 +386,16 @@ impl Engine {
                 ),
             ));
         }
+        self.set_doing(format_args!("allocating {:.1} MiB", mib(bytes)));
         Ok(self.pool.acquire(bytes))
+    }
+
+    /// Notes what the engine records next, for the error handler.
+    fn set_doing(&self, what: std::fmt::Arguments<'_>) {
+        use std::fmt::Write;
+        let mut d = self.doing.lock().unwrap_or_else(|e| e.into_inner());
+        d.clear();
+        let _ = d.write_fmt(what);
     }
 
     /// How convolutions are computed (`FOVEA_CONV=igemm` forces the implicit GEMM).
@@ -430,6 +505,12 @@ impl Engine {
         if groups.contains(&0) {
             return Ok(());
         }
+        self.set_doing(format_args!(
+            "kernel `{}` entry `{}` ({} workgroups)",
+            key.shader,
+            key.entry,
+            groups.iter().map(|&g| g as u64).product::<u64>()
+        ));
         let pipeline = self.pipelines.get(&self.device, key);
         let mut b = self.lock();
         let size = params.len().next_multiple_of(16);
@@ -499,6 +580,10 @@ impl Engine {
 
     fn submit(&self, b: &mut Batch) {
         if let Some(enc) = b.encoder.take() {
+            self.set_doing(format_args!(
+                "submitting {} recorded dispatches",
+                b.dispatches
+            ));
             if !b.uniforms.is_empty() {
                 self.queue.write_buffer(&self.ring, 0, &b.uniforms);
             }
@@ -542,5 +627,56 @@ fn yes_no(b: bool) -> &'static str {
         "yes"
     } else {
         "no"
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    /// A device of its own: the provoked error must not reach other tests' device.
+    fn engine() -> crate::Device {
+        pollster::block_on(crate::Device::new_gpu(&GpuOptions::default()))
+            .expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)")
+    }
+
+    #[test]
+    fn a_validation_error_names_the_kernel_that_caused_it() {
+        let dev = engine();
+        let e = dev.engine().expect("a GPU device");
+        let key = KernelKey::new("fill", &[("WG", WG as f64)]);
+        // `fill` binds its output at binding 1; leaving it out fails bind-group validation.
+        e.dispatch(&key, &[0u8; 16], &[], [1, 1, 1])
+            .expect("recording succeeds; the device reports the error");
+        let err = e
+            .sync()
+            .expect_err("the device reports the invalid dispatch")
+            .to_string();
+        assert!(
+            err.contains("kernel `fill` entry `main`"),
+            "the error should name the kernel: {err}"
+        );
+    }
+
+    #[test]
+    fn cached_buffers_left_idle_are_freed_and_the_steady_state_is_kept() {
+        let dev = engine();
+        let pool = &dev.engine().expect("a GPU device").pool;
+        drop(pool.acquire(1 << 20)); // a size used once, like a test pass's batch
+        assert_eq!(pool.stats().free_bytes, 1 << 20);
+        let kept = pool.acquire(64 << 10); // a buffer alive throughout, like a weight
+        for _ in 0..pool::IDLE_ACQUIRES + pool::SWEEP_EVERY {
+            drop(pool.acquire(4096)); // the steady state: taken and returned every step
+        }
+        let st = pool.stats();
+        assert_eq!(
+            st.free_bytes, 4096,
+            "only the steady-state buffer stays cached: {st:?}"
+        );
+        assert_eq!(st.in_use_bytes, 64 << 10, "{st:?}");
+        assert_eq!(st.freed, 1, "{st:?}");
+        drop(kept);
+        pool.trim();
+        assert_eq!(pool.stats().free_bytes, 0);
     }
 }

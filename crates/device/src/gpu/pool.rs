@@ -3,6 +3,10 @@
 //! Buckets are powers of two (at least [`MIN_BUCKET`] bytes). Reuse is safe without waiting for
 //! the GPU because every write to a buffer is encoded in the same queue order as the reads
 //! that came before it (uploads go through a copy in the shared encoder, not `write_buffer`).
+//!
+//! Memory stays flat: a cached buffer that no request has taken for [`IDLE_ACQUIRES`]
+//! acquisitions is freed (a least-recently-used trim, swept every [`SWEEP_EVERY`]), so shapes
+//! seen once (a test pass, a visualization, the last short batch) do not stay cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,20 +14,67 @@ use std::sync::{Arc, Mutex};
 /// Smallest bucket, in bytes.
 pub const MIN_BUCKET: u64 = 256;
 
+/// A cached buffer is freed once this many acquisitions pass without it being reused. A
+/// training step makes tens to hundreds, so buffers of the steady state are never trimmed.
+pub const IDLE_ACQUIRES: u64 = 4096;
+
+/// Acquisitions between two sweeps of the free lists.
+pub const SWEEP_EVERY: u64 = 256;
+
 /// Buffers usable by every kernel, copy source and destination.
 pub const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
-/// Counters for tests and `describe`.
+/// Counters for tests, `describe` and `fovea train`'s per-epoch memory line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
     /// buffers created on the device
     pub created: u64,
     /// requests served from the free lists
     pub reused: u64,
+    /// cached buffers freed after sitting idle (or by [`BufferPool::trim`])
+    pub freed: u64,
     /// bytes held in the free lists now
     pub free_bytes: u64,
+    /// bytes on loan to live arrays now
+    pub in_use_bytes: u64,
+}
+
+impl PoolStats {
+    /// Bytes the pool holds on the device: in use plus cached.
+    pub fn total_bytes(&self) -> u64 {
+        self.in_use_bytes + self.free_bytes
+    }
+}
+
+/// Free lists per bucket size, each buffer with the acquisition count when it was returned.
+#[derive(Debug, Default)]
+struct State {
+    free: HashMap<u64, Vec<(wgpu::Buffer, u64)>>,
+    stats: PoolStats,
+    acquires: u64,
+}
+
+impl State {
+    /// Frees every cached buffer returned before acquisition `before`.
+    fn free_idle(&mut self, before: u64) {
+        let mut freed = (0u64, 0u64);
+        for list in self.free.values_mut() {
+            // Dropping a buffer frees it once no submitted work still uses it.
+            list.retain(|(b, at)| {
+                let keep = *at >= before;
+                if !keep {
+                    freed.0 += 1;
+                    freed.1 += b.size();
+                }
+                keep
+            });
+        }
+        self.free.retain(|_, l| !l.is_empty());
+        self.stats.freed += freed.0;
+        self.stats.free_bytes -= freed.1;
+    }
 }
 
 /// The pool: free lists per bucket size.
@@ -31,7 +82,7 @@ pub struct PoolStats {
 pub struct BufferPool {
     device: wgpu::Device,
     max_bucket: u64,
-    state: Mutex<(HashMap<u64, Vec<wgpu::Buffer>>, PoolStats)>,
+    state: Mutex<State>,
 }
 
 /// A buffer on loan from the pool; it goes back to its free list when dropped.
@@ -131,13 +182,19 @@ impl BufferPool {
         }
         let reused = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let hit = st.0.get_mut(&size).and_then(Vec::pop);
-            if hit.is_some() {
-                st.1.reused += 1;
-                st.1.free_bytes -= size;
-            } else {
-                st.1.created += 1;
+            st.acquires += 1;
+            if st.acquires.is_multiple_of(SWEEP_EVERY) {
+                let before = st.acquires.saturating_sub(IDLE_ACQUIRES);
+                st.free_idle(before);
             }
+            let hit = st.free.get_mut(&size).and_then(Vec::pop).map(|(b, _)| b);
+            if hit.is_some() {
+                st.stats.reused += 1;
+                st.stats.free_bytes -= size;
+            } else {
+                st.stats.created += 1;
+            }
+            st.stats.in_use_bytes += size;
             hit
         };
         let buffer = reused.unwrap_or_else(|| {
@@ -157,19 +214,21 @@ impl BufferPool {
 
     fn release(&self, b: wgpu::Buffer) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.1.free_bytes += b.size();
-        st.0.entry(b.size()).or_default().push(b);
+        let at = st.acquires;
+        st.stats.free_bytes += b.size();
+        st.stats.in_use_bytes -= b.size();
+        st.free.entry(b.size()).or_default().push((b, at));
     }
 
     /// Current counters.
     pub fn stats(&self) -> PoolStats {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).stats
     }
 
-    /// Frees every idle buffer (e.g. between a training run and a visualization).
+    /// Frees every idle buffer now (e.g. between a training run and a visualization).
     pub fn trim(&self) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.0.clear();
-        st.1.free_bytes = 0;
+        let all = st.acquires + 1;
+        st.free_idle(all);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::sum_to;
 use crate::error::Result;
-use crate::tape::record;
+use crate::tape::{record, record_saving};
 use crate::tensor::Tensor;
 use fovea_device::Array;
 
@@ -77,7 +77,7 @@ impl Tensor {
     pub fn add(&self, other: &Tensor) -> Result<Tensor> {
         let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
         let v = self.array().add(&other.array())?;
-        record("add", v, &[self, other], move |g, need| {
+        record_saving("add", v, &[self, other], &[], move |g, need| {
             Ok(vec![
                 need[0].then(|| sum_to(g, &sa)).transpose()?,
                 need[1].then(|| sum_to(g, &sb)).transpose()?,
@@ -89,7 +89,7 @@ impl Tensor {
     pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
         let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
         let v = self.array().sub(&other.array())?;
-        record("sub", v, &[self, other], move |g, need| {
+        record_saving("sub", v, &[self, other], &[], move |g, need| {
             Ok(vec![
                 need[0].then(|| sum_to(g, &sa)).transpose()?,
                 need[1].then(|| sum_to(&g.neg()?, &sb)).transpose()?,

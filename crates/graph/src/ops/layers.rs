@@ -2,7 +2,7 @@
 //! dropout.
 
 use crate::error::Result;
-use crate::tape::record;
+use crate::tape::record_saving;
 use crate::tensor::Tensor;
 use fovea_device::{Array, Conv2dOptions, Pool2dOptions};
 
@@ -41,27 +41,33 @@ impl Tensor {
         let v = x.conv2d(&w, opt_array(bias).as_ref(), opts)?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        record("conv2d", v, &inputs, move |g, need| {
-            let mut out = vec![
-                need[0]
-                    .then(|| Array::conv2d_backward_data(g, &w, x.shape(), opts))
-                    .transpose()?,
-                need[1]
-                    .then(|| Array::conv2d_backward_weight(&x, g, w.shape(), opts))
-                    .transpose()?,
-            ];
-            if need.len() == 3 {
-                out.push(need[2].then(|| g.sum(&[0, 2, 3], false)).transpose()?);
-            }
-            Ok(out)
-        })
+        record_saving(
+            "conv2d",
+            v,
+            &inputs,
+            &[true, true, false],
+            move |g, need| {
+                let mut out = vec![
+                    need[0]
+                        .then(|| Array::conv2d_backward_data(g, &w, x.shape(), opts))
+                        .transpose()?,
+                    need[1]
+                        .then(|| Array::conv2d_backward_weight(&x, g, w.shape(), opts))
+                        .transpose()?,
+                ];
+                if need.len() == 3 {
+                    out.push(need[2].then(|| g.sum(&[0, 2, 3], false)).transpose()?);
+                }
+                Ok(out)
+            },
+        )
     }
 
     /// Max pooling (`F.max_pool2d`); the gradient goes to each window's maximum.
     pub fn max_pool2d(&self, opts: Pool2dOptions) -> Result<Tensor> {
         let (v, idx) = self.array().max_pool2d(opts)?;
         let shape = self.shape().to_vec();
-        record("max_pool2d", v, &[self], move |g, _| {
+        record_saving("max_pool2d", v, &[self], &[], move |g, _| {
             Ok(vec![Some(Array::max_pool2d_backward(
                 g, &idx, &shape, opts,
             )?)])
@@ -71,10 +77,11 @@ impl Tensor {
     /// Average pooling (`F.avg_pool2d`).
     pub fn avg_pool2d(&self, opts: Pool2dOptions) -> Result<Tensor> {
         let shape = self.shape().to_vec();
-        record(
+        record_saving(
             "avg_pool2d",
             self.array().avg_pool2d(opts)?,
             &[self],
+            &[],
             move |g, _| Ok(vec![Some(Array::avg_pool2d_backward(g, &shape, opts)?)]),
         )
     }
@@ -83,7 +90,7 @@ impl Tensor {
     pub fn adaptive_avg_pool2d(&self, size: (usize, usize)) -> Result<Tensor> {
         let shape = self.shape().to_vec();
         let v = self.array().adaptive_avg_pool2d(size)?;
-        record("adaptive_avg_pool2d", v, &[self], move |g, _| {
+        record_saving("adaptive_avg_pool2d", v, &[self], &[], move |g, _| {
             Ok(vec![Some(Array::adaptive_avg_pool2d_backward(g, &shape)?)])
         })
     }
@@ -92,7 +99,7 @@ impl Tensor {
     pub fn resize_bilinear(&self, size: (usize, usize), align_corners: bool) -> Result<Tensor> {
         let shape = self.shape().to_vec();
         let v = self.array().resize_bilinear(size, align_corners)?;
-        record("resize_bilinear", v, &[self], move |g, _| {
+        record_saving("resize_bilinear", v, &[self], &[], move |g, _| {
             Ok(vec![Some(Array::resize_bilinear_backward(
                 g,
                 &shape,
@@ -107,21 +114,27 @@ impl Tensor {
         let v = x.linear(&w, opt_array(bias).as_ref())?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        record("linear", v, &inputs, move |g, need| {
-            let grads = Array::linear_backward(&x, &w, g)?;
-            let mut out = vec![need[0].then_some(grads.x), need[1].then_some(grads.weight)];
-            if need.len() == 3 {
-                out.push(need[2].then_some(grads.bias));
-            }
-            Ok(out)
-        })
+        record_saving(
+            "linear",
+            v,
+            &inputs,
+            &[true, true, false],
+            move |g, need| {
+                let grads = Array::linear_backward(&x, &w, g)?;
+                let mut out = vec![need[0].then_some(grads.x), need[1].then_some(grads.weight)];
+                if need.len() == 3 {
+                    out.push(need[2].then_some(grads.bias));
+                }
+                Ok(out)
+            },
+        )
     }
 
     /// Dropout with drop probability `p` and the given mask seed (`F.dropout`, training
     /// mode): kept values scale by `1 / (1 - p)`.
     pub fn dropout(&self, p: f32, seed: u64) -> Result<Tensor> {
         let (v, mask) = self.array().dropout(p, seed)?;
-        record("dropout", v, &[self], move |g, _| {
+        record_saving("dropout", v, &[self], &[], move |g, _| {
             Ok(vec![Some(g.mul(&mask)?)])
         })
     }
@@ -157,12 +170,18 @@ impl Tensor {
                 rm.set_data(m)?;
                 rv.set_data(var)?;
             }
-            return record("batch_norm2d", v, &inputs, move |g, need| {
-                let grads = Array::batch_norm2d_backward(&x, g, gamma.as_ref(), &stats)?;
-                let mut out = vec![need[0].then_some(grads.x)];
-                out.extend(slot(need, Some(grads.gamma), Some(grads.beta)));
-                Ok(out)
-            });
+            return record_saving(
+                "batch_norm2d",
+                v,
+                &inputs,
+                &[true, has.0, false],
+                move |g, need| {
+                    let grads = Array::batch_norm2d_backward(&x, g, gamma.as_ref(), &stats)?;
+                    let mut out = vec![need[0].then_some(grads.x)];
+                    out.extend(slot(need, Some(grads.gamma), Some(grads.beta)));
+                    Ok(out)
+                },
+            );
         }
         let (Some(rm), Some(rv)) = (args.running_mean, args.running_var) else {
             return Err(fovea_device::Error::invalid(
@@ -175,30 +194,36 @@ impl Tensor {
         let (rm, rv) = (rm.array(), rv.array());
         let v = x.batch_norm2d_eval(gamma.as_ref(), beta.as_ref(), &rm, &rv, args.eps)?;
         let eps = args.eps;
-        record("batch_norm2d", v, &inputs, move |g, need| {
-            let c = rm.numel();
-            let per_channel = [1, c, 1, 1];
-            let invstd = rv.add_scalar(eps)?.powf(-0.5)?;
-            let scale = match &gamma {
-                Some(w) => w.mul(&invstd)?,
-                None => invstd.clone(),
-            };
-            let gx = need[0]
-                .then(|| g.mul(&scale.reshape(&per_channel)?))
-                .transpose()?;
-            let gw = match has.0 && need[1] {
-                true => {
-                    let xhat = x
-                        .sub(&rm.reshape(&per_channel)?)?
-                        .mul(&invstd.reshape(&per_channel)?)?;
-                    Some(g.mul(&xhat)?.sum(&[0, 2, 3], false)?)
-                }
-                false => None,
-            };
-            let gb = Some(g.sum(&[0, 2, 3], false)?);
-            let mut out = vec![gx];
-            out.extend(slot(need, gw, gb));
-            Ok(out)
-        })
+        record_saving(
+            "batch_norm2d",
+            v,
+            &inputs,
+            &[true, has.0, false],
+            move |g, need| {
+                let c = rm.numel();
+                let per_channel = [1, c, 1, 1];
+                let invstd = rv.add_scalar(eps)?.powf(-0.5)?;
+                let scale = match &gamma {
+                    Some(w) => w.mul(&invstd)?,
+                    None => invstd.clone(),
+                };
+                let gx = need[0]
+                    .then(|| g.mul(&scale.reshape(&per_channel)?))
+                    .transpose()?;
+                let gw = match has.0 && need[1] {
+                    true => {
+                        let xhat = x
+                            .sub(&rm.reshape(&per_channel)?)?
+                            .mul(&invstd.reshape(&per_channel)?)?;
+                        Some(g.mul(&xhat)?.sum(&[0, 2, 3], false)?)
+                    }
+                    false => None,
+                };
+                let gb = Some(g.sum(&[0, 2, 3], false)?);
+                let mut out = vec![gx];
+                out.extend(slot(need, gw, gb));
+                Ok(out)
+            },
+        )
     }
 }

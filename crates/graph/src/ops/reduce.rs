@@ -1,7 +1,7 @@
 //! Reductions and softmax.
 
 use crate::error::Result;
-use crate::tape::record;
+use crate::tape::{record, record_saving};
 use crate::tensor::Tensor;
 use fovea_device::Array;
 
@@ -38,7 +38,7 @@ impl Tensor {
         let v = self.array().sum(axes, keepdim)?;
         let shape = self.shape().to_vec();
         let kept = kept_shape(&shape, axes);
-        record("sum", v, &[self], move |g, _| {
+        record_saving("sum", v, &[self], &[], move |g, _| {
             Ok(vec![Some(g.reshape(&kept)?.broadcast_to(&shape)?)])
         })
     }
@@ -49,7 +49,7 @@ impl Tensor {
         let shape = self.shape().to_vec();
         let kept = kept_shape(&shape, axes);
         let scale = kept.iter().product::<usize>() as f32 / shape.iter().product::<usize>() as f32;
-        record("mean", v, &[self], move |g, _| {
+        record_saving("mean", v, &[self], &[], move |g, _| {
             Ok(vec![Some(
                 g.reshape(&kept)?.mul_scalar(scale)?.broadcast_to(&shape)?,
             )])

@@ -2,7 +2,7 @@
 
 use super::sum_to;
 use crate::error::Result;
-use crate::tape::record;
+use crate::tape::{record, record_saving};
 use crate::tensor::Tensor;
 use fovea_device::Array;
 
@@ -10,10 +10,11 @@ impl Tensor {
     /// The same values in a new shape with as many elements.
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         let from = self.shape().to_vec();
-        record(
+        record_saving(
             "reshape",
             self.array().reshape(shape)?,
             &[self],
+            &[],
             move |g, _| Ok(vec![Some(g.reshape(&from)?)]),
         )
     }
@@ -38,10 +39,11 @@ impl Tensor {
         shape.push(dims[s..=e].iter().product());
         shape.extend_from_slice(&dims[e + 1..]);
         let from = dims.to_vec();
-        record(
+        record_saving(
             "flatten",
             self.array().reshape(&shape)?,
             &[self],
+            &[],
             move |g, _| Ok(vec![Some(g.reshape(&from)?)]),
         )
     }
@@ -54,10 +56,11 @@ impl Tensor {
                 inverse[d] = i;
             }
         }
-        record(
+        record_saving(
             "permute",
             self.array().permute(dims)?,
             &[self],
+            &[],
             move |g, _| Ok(vec![Some(g.permute(&inverse)?)]),
         )
     }
@@ -76,7 +79,7 @@ impl Tensor {
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Result<Tensor> {
         let from = self.shape().to_vec();
         let v = self.array().slice(axis, start, end, step)?;
-        record("slice", v, &[self], move |g, _| {
+        record_saving("slice", v, &[self], &[], move |g, _| {
             Ok(vec![Some(Array::slice_backward(
                 g, &from, axis, start, end, step,
             )?)])
@@ -94,7 +97,7 @@ impl Tensor {
             axis
         };
         let lens: Vec<usize> = arrays.iter().map(|a| a.shape()[ax as usize]).collect();
-        record("concat", v, tensors, move |g, need| {
+        record_saving("concat", v, tensors, &[], move |g, need| {
             let mut at = 0;
             let mut out = Vec::with_capacity(lens.len());
             for (len, n) in lens.iter().zip(need) {
