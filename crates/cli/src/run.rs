@@ -5,8 +5,9 @@ use crate::train::{EpochMetrics, TrainConfig};
 use crate::Res;
 use fovea_data::{DataLoader, Normalize};
 use fovea_device::Device;
+use fovea_io::write_atomic;
 use fovea_models::Model;
-use fovea_nn::{checkpoint::write_atomic, ModuleExt};
+use fovea_nn::ModuleExt;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -63,13 +64,68 @@ impl RunInfo {
                 dir.display()
             )
         })?;
-        serde_json::from_str(&text).map_err(|e| {
+        let info: RunInfo = serde_json::from_str(&text).map_err(|e| {
             format!(
-                "{}: not a run description Fovea can read ({e})",
+                "{}: not a run description Fovea can read ({e}); restore it, or train the run \
+                 again",
                 path.display()
             )
-            .into()
-        })
+        })?;
+        info.check().map_err(|e| {
+            format!(
+                "{}: {e}; the file was edited or damaged, restore it or train the run again",
+                path.display()
+            )
+        })?;
+        Ok(info)
+    }
+
+    /// Checks what the loaders and the model builder would otherwise trip over: classes,
+    /// input shape, normalisation, and the model or arch spec (parsed and sized, not built).
+    fn check(&self) -> Result<(), String> {
+        let [c, h, w] = self.input_shape;
+        if self.classes.is_empty() || self.classes.len() > 256 {
+            return Err(format!(
+                "it lists {} classes; a run has 1 to 256",
+                self.classes.len()
+            ));
+        }
+        if ![1, 3].contains(&c) || h == 0 || w == 0 {
+            return Err(format!(
+                "input_shape {:?} is not [1 or 3 channels, height, width]",
+                self.input_shape
+            ));
+        }
+        if self.mean.len() != self.std.len() || ![1, c].contains(&self.mean.len()) {
+            return Err(format!(
+                "mean {:?} and std {:?} need 1 or {c} values each",
+                self.mean, self.std
+            ));
+        }
+        if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+            || self.mean.iter().any(|m| !m.is_finite())
+        {
+            return Err(format!(
+                "std {:?} must be positive and mean {:?} finite",
+                self.std, self.mean
+            ));
+        }
+        match &self.config.arch {
+            Some(text) => {
+                fovea_models::ArchSpec::parse(text)
+                    .and_then(|s| s.check((c, h, w), self.classes.len()))
+                    .map_err(|e| e.to_string())?;
+            }
+            None if !fovea_models::NAMES.contains(&self.config.model.as_str()) => {
+                return Err(format!(
+                    "unknown model `{}`; known: {}",
+                    self.config.model,
+                    fovea_models::NAMES.join(", ")
+                ))
+            }
+            None => {}
+        }
+        Ok(())
     }
 
     /// Writes `dir/run.json` atomically.
@@ -98,7 +154,8 @@ impl RunInfo {
         let cfg = &self.config;
         let size = (cfg.image_size, cfg.image_size);
         let data_dir = data_dir.or(cfg.data_dir.as_deref());
-        let mut test = crate::datasets::load(&cfg.dataset, data_dir, cfg.channels, size)?.test;
+        let mut test =
+            crate::datasets::load_test(&cfg.dataset, data_dir, cfg.channels, size, &self.classes)?;
         if let Some(n) = limit {
             test = test.take(n);
         }
@@ -134,6 +191,15 @@ pub fn load_run(dir: &Path, which: Which, device: &Device) -> Res<(RunInfo, Box<
         Which::Best => "best.safetensors",
         Which::Last => "last.safetensors",
     });
+    if !file.exists() {
+        return Err(format!(
+            "{}: not found; the run has not finished an epoch yet, continue it with `fovea train \
+             --resume {}`",
+            file.display(),
+            dir.display()
+        )
+        .into());
+    }
     model.load_safetensors(&file)?;
     model.to_device(device)?;
     model.eval();

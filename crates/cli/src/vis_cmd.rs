@@ -202,7 +202,8 @@ pub enum Technique {
         /// Test image when no file is given.
         #[arg(long, default_value_t = 0)]
         index: usize,
-        /// Layer to amplify (default: the last ReLU before flattening).
+        /// Layer to amplify (default: the last pooling layer before flattening, else the
+        /// last ReLU).
         #[arg(long)]
         layer: Option<String>,
         /// One channel of it (default: all).
@@ -217,8 +218,9 @@ pub enum Technique {
         /// Steps per octave.
         #[arg(long, default_value_t = 20)]
         steps: usize,
-        /// Step size (normalised units per unit of normalised gradient).
-        #[arg(long, default_value_t = 0.05)]
+        /// Step size (normalised units per unit of normalised gradient; steps shrink near
+        /// black and white, so the picture keeps its range).
+        #[arg(long, default_value_t = dream::STEP_SIZE)]
         step_size: f32,
         /// Largest random shift per step, in pixels.
         #[arg(long, default_value_t = 2)]
@@ -289,13 +291,33 @@ fn one_input(ctx: &Ctx, image: &Option<PathBuf>, index: usize) -> Res<Vec<f32>> 
     Ok(ctx.inputs(&files, &[index])?.remove(0).1)
 }
 
+/// Refuses an `--out` whose folder does not exist (or is not a folder) before any work.
+pub(crate) fn check_out(out: Option<&std::path::Path>) -> Res<()> {
+    let Some(out) = out else { return Ok(()) };
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{}: {} is not a folder; give --out a path in a folder you can write to",
+            out.display(),
+            dir.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn save(img: &image::RgbImage, path: &std::path::Path) -> Res<()> {
-    picture::save_png(img, path)?;
+    picture::save_png(img, path)
+        .map_err(|e| format!("{e}; give --out a path in a folder you can write to"))?;
     println!("wrote {}", path.display());
     Ok(())
 }
 
 fn explain(e: &Explained, how: Attribution, name: &str) -> Res<()> {
+    check_out(e.out.as_deref())?;
     let ctx = Ctx::open(&e.run_dir, &e.device)?;
     let (img, lines) = v::attribution_rows(&ctx, e, &how, name)?;
     lines.iter().for_each(|l| println!("{l}"));
@@ -315,6 +337,7 @@ pub fn run(t: Technique) -> Res<()> {
             device,
             out,
         } => {
+            check_out(out.as_deref())?;
             let ctx = Ctx::open(&run_dir, &device)?;
             let img = v::filters(&ctx, layer.as_deref(), enlarge)?;
             save(&img, &v::out_path(&run_dir, &out, "filters.png")?)
@@ -329,6 +352,7 @@ pub fn run(t: Technique) -> Res<()> {
             device,
             out,
         } => {
+            check_out(out.as_deref())?;
             let ctx = Ctx::open(&run_dir, &device)?;
             let x = one_input(&ctx, &image, index)?;
             let layer = match layer {
@@ -348,6 +372,7 @@ pub fn run(t: Technique) -> Res<()> {
             device,
             out,
         } => {
+            check_out(out.as_deref())?;
             let ctx = Ctx::open(&run_dir, &device)?;
             let layer = match layer {
                 Some(l) => l,
@@ -366,6 +391,7 @@ pub fn run(t: Technique) -> Res<()> {
             device,
             out,
         } => {
+            check_out(out.as_deref())?;
             let ctx = Ctx::open(&run_dir, &device)?;
             let queries = ctx.inputs(&images, &index)?;
             let img = v::neighbours(&ctx, &queries, k, metric(&m)?, limit, 4)?;
@@ -459,11 +485,12 @@ pub fn run(t: Technique) -> Res<()> {
             device,
             out,
         } => {
+            check_out(out.as_deref())?;
             let ctx = Ctx::open(&run_dir, &device)?;
             let x = one_input(&ctx, &image, index)?;
             let layer = match layer {
                 Some(l) => l,
-                None => ctx.layer_like("relu", true)?,
+                None => v::dream_layer(&ctx)?,
             };
             let cfg = dream::Dream {
                 layer,
@@ -492,14 +519,18 @@ pub fn run(t: Technique) -> Res<()> {
             device,
             out,
         } => {
-            let dev = Device::from_name(&device)?;
-            let vgg = fovea_models::by_name(&model, 3, 1000)?;
+            check_out(Some(&out))?;
             if !model.starts_with("vgg") || model.starts_with("vgg-small") {
                 return Err(format!(
                     "style transfer needs a torchvision VGG (vgg11 ... vgg19-bn), not `{model}`"
                 )
                 .into());
             }
+            // Both pictures are read first: a bad file fails before any work or warning.
+            let content_bytes = read_image(&content, 3, Some((size, size)))?.0;
+            let style_bytes = read_image(&style_path, 3, Some((size, size)))?.0;
+            let dev = Device::from_name(&device)?;
+            let vgg = fovea_models::by_name(&model, 3, 1000)?;
             match &weights {
                 Some(w) => {
                     vgg.load_safetensors(w)?;
@@ -512,13 +543,12 @@ pub fn run(t: Technique) -> Res<()> {
             vgg.eval();
             let norm =
                 fovea_data::Normalize::per_channel(IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec())?;
-            let load = |p: &PathBuf| -> Res<Array> {
-                let (bytes, _) = read_image(p, 3, Some((size, size)))?;
+            let load = |bytes: &[u8]| -> Res<Array> {
                 let mut x = vec![0.0; bytes.len()];
-                norm.apply(&bytes, 3, &mut x);
+                norm.apply(bytes, 3, &mut x);
                 Ok(Array::from_slice(&dev, &x, &[1, 3, size, size])?)
             };
-            let (c, s) = (load(&content)?, load(&style_path)?);
+            let (c, s) = (load(&content_bytes)?, load(&style_bytes)?);
             let cfg = style::Style {
                 steps,
                 lr,

@@ -285,7 +285,12 @@ pub fn out_path(run_dir: &Path, out: &Option<PathBuf>, name: &str) -> Res<PathBu
         return Ok(o.clone());
     }
     let dir = run_dir.join("vis");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "cannot create {}: {e}; give --out a path in a folder you can write to",
+            dir.display()
+        )
+    })?;
     Ok(dir.join(name))
 }
 
@@ -471,6 +476,14 @@ pub fn maps(
         paths.push(path);
     }
     Ok((paths, summary.join("; ")))
+}
+
+/// DeepDream's default layer: the last pooling layer before flattening (a max pool passes
+/// the gradient to one pixel of each window, which draws texture rather than brightening
+/// the whole object), else the last ReLU.
+pub fn dream_layer(ctx: &Ctx) -> Res<String> {
+    ctx.layer_like("pool", true)
+        .or_else(|_| ctx.layer_like("relu", true))
 }
 
 /// DeepDream on one image, beside the original.

@@ -13,11 +13,12 @@ fn fovea(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fovea-cmd-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder, deleted when the returned guard drops.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fovea-cmd-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn s(p: &Path) -> &str {
@@ -77,7 +78,8 @@ fn run_ok(args: &[String]) -> String {
 
 #[test]
 fn an_interrupted_run_resumes_to_the_same_weights() {
-    let root = temp_dir("resume");
+    let tmp = temp_dir("resume");
+    let root = tmp.path().to_path_buf();
     let (straight, broken) = (root.join("straight"), root.join("broken"));
     run_ok(&quick(&straight, &["--epochs", "2"]));
     // 640 images in batches of 64: 10 steps an epoch; stop in the middle of epoch 2.
@@ -147,7 +149,8 @@ fn write_test_png(i: usize, path: &Path) -> u8 {
 
 #[test]
 fn predict_compare_and_bad_inputs_on_a_trained_run() {
-    let root = temp_dir("predict");
+    let tmp = temp_dir("predict");
+    let root = tmp.path().to_path_buf();
     let (a, b) = (root.join("sgd"), root.join("adam"));
     run_ok(&quick(&a, &["--epochs", "2"]));
     run_ok(&quick(
@@ -229,7 +232,8 @@ fn predict_compare_and_bad_inputs_on_a_trained_run() {
 /// Each bad `fovea train` input: one line, non-zero exit, and the --out folder untouched.
 #[test]
 fn bad_training_inputs_fail_cleanly_and_touch_nothing() {
-    let root = temp_dir("bad");
+    let tmp = temp_dir("bad");
+    let root = tmp.path().to_path_buf();
     let out = root.join("run");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "mine").unwrap();

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 #[test]
 fn net_learns_on_a_fashion_mnist_subset_on_the_gpu() {
-    let out = std::env::temp_dir().join(format!("fovea-train-{}", std::process::id()));
+    let tmp = tempfile::Builder::new()
+        .prefix("fovea-train-")
+        .tempdir()
+        .unwrap();
+    let out = tmp.path().join("run");
     let cfg = TrainConfig {
         epochs: Some(2),
         seed: 1,

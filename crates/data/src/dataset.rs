@@ -137,8 +137,25 @@ impl MnistKind {
         })
     }
 
-    /// Loads one split from `dir`, or from the first folder that holds the files.
+    /// Loads one split from `dir`, or from the first folder that holds the files. Images
+    /// of any size are accepted (small MNIST-format files serve tests and tools); see
+    /// [`MnistKind::load_official`] for the dataset's own 28x28.
     pub fn load(self, split: Split, dir: Option<&Path>) -> Result<ImageDataset> {
+        self.load_sized(split, dir, None)
+    }
+
+    /// Like [`MnistKind::load`], also refusing images that are not the dataset's 28x28
+    /// (a damaged header, or files of another dataset).
+    pub fn load_official(self, split: Split, dir: Option<&Path>) -> Result<ImageDataset> {
+        self.load_sized(split, dir, Some((28, 28)))
+    }
+
+    fn load_sized(
+        self,
+        split: Split,
+        dir: Option<&Path>,
+        size: Option<(usize, usize)>,
+    ) -> Result<ImageDataset> {
         let dir = match dir {
             Some(d) => d.to_path_buf(),
             None => self.find()?,
@@ -166,16 +183,47 @@ impl MnistKind {
                 ),
             });
         }
+        let (h, w) = (img.dims[1], img.dims[2]);
+        if h == 0 || w == 0 || size.is_some_and(|s| s != (h, w)) {
+            let (sh, sw) = size.unwrap_or((28, 28));
+            return Err(Error::BadFile {
+                path: ip,
+                reason: format!(
+                    "images are {h}x{w} but {} images are {sh}x{sw}; the file is corrupt or of \
+                     another dataset, fetch it again with `fovea data fetch {}`",
+                    self.name(),
+                    self.name()
+                ),
+            });
+        }
+        if img.dims[0] == 0 {
+            return Err(Error::BadFile {
+                path: ip,
+                reason: format!(
+                    "holds no images; fetch it again with `fovea data fetch {}`",
+                    self.name()
+                ),
+            });
+        }
         if lab.dims.len() != 1 || lab.dims[0] != img.dims[0] {
             return Err(Error::BadFile {
                 path: lp,
-                reason: format!("{:?} labels do not match {} images", lab.dims, img.dims[0]),
+                reason: format!(
+                    "labels of dimensions {:?} do not match the {} images of {}; the two files \
+                     must come from the same download, fetch them again",
+                    lab.dims,
+                    img.dims[0],
+                    ip.display()
+                ),
             });
         }
         if let Some(bad) = lab.data.iter().find(|&&l| l >= 10) {
             return Err(Error::BadFile {
                 path: lp,
-                reason: format!("label {bad} is not one of the 10 classes"),
+                reason: format!(
+                    "label {bad} is not one of the 10 classes (0-9); the file is corrupt, fetch \
+                     it again"
+                ),
             });
         }
         Ok(ImageDataset {

@@ -4,6 +4,7 @@
 
 use crate::dataset::{MnistKind, FILES};
 use crate::error::{Error, Result};
+use fovea_io::AtomicFile;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -144,21 +145,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Removes the temporary file unless it was moved into place.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Downloads `url` into `tmp`, returning the SHA-256 of what arrived.
+/// Downloads `url` into `out`, returning the SHA-256 of what arrived.
 fn download_to(
     agent: &ureq::Agent,
     url: &str,
     file: &str,
-    tmp: &Path,
+    out: &mut AtomicFile,
     report: &mut dyn FnMut(FetchEvent),
 ) -> std::result::Result<String, String> {
     let resp = agent.get(url).call().map_err(|e| e.to_string())?;
@@ -169,7 +161,6 @@ fn download_to(
         total: body.content_length(),
     });
     let mut reader = body.into_reader();
-    let mut out = File::create(tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -180,12 +171,9 @@ fn download_to(
             break;
         }
         h.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        out.write_all(&buf[..n]).map_err(|e| e.to_string())?;
         report(FetchEvent::Bytes(n as u64));
     }
-    out.sync_all()
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     Ok(hex(&h.finalize()))
 }
 
@@ -216,14 +204,15 @@ pub fn fetch(d: &Download, dir: &Path, report: &mut dyn FnMut(FetchEvent)) -> Re
             paths.push(target);
             continue;
         }
-        let tmp = TempFile(dir.join(format!(".{}.tmp-{}", r.file, std::process::id())));
         let mut tried = Vec::new();
-        let mut ok = false;
+        let mut verified = None;
         for base in &d.mirrors {
             let url = format!("{base}{}", r.file);
-            match download_to(&agent, &url, &r.file, &tmp.0, report) {
+            // A fresh temporary file per mirror; one that is dropped is deleted.
+            let mut tmp = AtomicFile::create(&target).map_err(|e| fail(e.to_string()))?;
+            match download_to(&agent, &url, &r.file, &mut tmp, report) {
                 Ok(sum) if sum == r.sha256 => {
-                    ok = true;
+                    verified = Some(tmp);
                     break;
                 }
                 Ok(sum) => tried.push(format!(
@@ -233,16 +222,15 @@ pub fn fetch(d: &Download, dir: &Path, report: &mut dyn FnMut(FetchEvent)) -> Re
                 Err(e) => tried.push(format!("{url}: {e}")),
             }
         }
-        if !ok {
+        let Some(tmp) = verified else {
             return Err(fail(format!(
                 "no mirror gave a verified {} ({}); {} was left as it was",
                 r.file,
                 tried.join("; "),
                 target.display()
             )));
-        }
-        std::fs::rename(&tmp.0, &target)
-            .map_err(|e| fail(format!("cannot move into {}: {e}", target.display())))?;
+        };
+        tmp.persist().map_err(|e| fail(e.to_string()))?;
         report(FetchEvent::Done {
             file: r.file.clone(),
         });

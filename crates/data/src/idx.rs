@@ -47,26 +47,29 @@ pub fn read_idx(path: &Path) -> Result<Idx> {
 pub fn parse_idx(bytes: &[u8]) -> std::result::Result<Idx, String> {
     if bytes.len() < 4 {
         return Err(format!(
-            "{} bytes is too short for an IDX header",
+            "{} bytes is too short for an IDX header; the file is truncated, fetch it again",
             bytes.len()
         ));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(format!(
-            "magic number {:02x} {:02x} {:02x} {:02x} is not IDX (it starts 00 00)",
+            "magic number {:02x} {:02x} {:02x} {:02x} is not IDX (it starts 00 00); the file is \
+             corrupt or of another format, fetch it again",
             bytes[0], bytes[1], bytes[2], bytes[3]
         ));
     }
     if bytes[2] != 0x08 {
         return Err(format!(
-            "element type 0x{:02x} is not unsigned bytes (0x08)",
+            "element type 0x{:02x} is not unsigned bytes (0x08), which MNIST-format files hold; \
+             the file is corrupt or of another dataset, fetch it again",
             bytes[2]
         ));
     }
     let rank = bytes[3] as usize;
     if rank == 0 || bytes.len() < 4 + 4 * rank {
         return Err(format!(
-            "header of rank {rank} does not fit in {} bytes",
+            "header of rank {rank} does not fit in {} bytes; the file is truncated or corrupt, \
+             fetch it again",
             bytes.len()
         ));
     }
@@ -76,8 +79,13 @@ pub fn parse_idx(bytes: &[u8]) -> std::result::Result<Idx, String> {
             u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
         })
         .collect();
-    let want: usize = dims.iter().product();
     let have = bytes.len() - 4 - 4 * rank;
+    let Some(want) = dims.iter().try_fold(1usize, |a, d| a.checked_mul(*d)) else {
+        return Err(format!(
+            "dimensions {dims:?} describe more bytes than a file can hold; the header is \
+             corrupt, fetch the file again"
+        ));
+    };
     if have != want {
         return Err(format!(
             "dimensions {dims:?} need {want} bytes of data but the file holds {have}; it is truncated or corrupt, fetch it again"

@@ -6,7 +6,7 @@ use fovea_data::MnistKind;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What the server answers for a path: a full body, or a Content-Length it does not honour.
 #[derive(Clone)]
@@ -60,11 +60,12 @@ fn serve(routes: HashMap<String, Reply>) -> String {
     format!("http://127.0.0.1:{port}/")
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fovea-fetch-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder, deleted when the returned guard drops.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fovea-fetch-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn sha(bytes: &[u8]) -> String {
@@ -106,7 +107,8 @@ fn sha256_of_a_known_string_in_memory_and_on_disk() {
     // `printf abc | sha256sum`
     let want = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     assert_eq!(sha(b"abc"), want);
-    let p = temp_dir("sha").join("abc");
+    let tmp = temp_dir("sha");
+    let p = tmp.path().join("abc");
     std::fs::write(&p, b"abc").unwrap();
     assert_eq!(sha256_file(&p).unwrap(), want);
 }
@@ -118,7 +120,8 @@ fn verified_files_land_and_a_second_fetch_keeps_them() {
         .map(|(f, b)| (format!("/{f}"), Reply::Body(b)))
         .collect();
     let base = serve(routes);
-    let dir = temp_dir("ok");
+    let tmp = temp_dir("ok");
+    let dir = tmp.path().to_path_buf();
     let mut events = Vec::new();
     let paths = fetch(&download(vec![base.clone()]), &dir, &mut |e| events.push(e)).unwrap();
     assert_eq!(paths.len(), 2);
@@ -160,7 +163,8 @@ fn a_missing_mirror_falls_through_to_the_next() {
         .map(|(f, b)| (format!("/mirror2/{f}"), Reply::Body(b)))
         .collect();
     let base = serve(routes);
-    let dir = temp_dir("mirrors");
+    let tmp = temp_dir("mirrors");
+    let dir = tmp.path().to_path_buf();
     let d = download(vec![format!("{base}mirror1/"), format!("{base}mirror2/")]);
     fetch(&d, &dir, &mut |_| {}).unwrap();
     assert_eq!(listing(&dir), ["a.gz", "b.gz"]);
@@ -174,7 +178,8 @@ fn a_tampered_file_is_refused_and_the_old_one_kept() {
         .collect();
     routes.insert("/b.gz".into(), Reply::Body(b"evil".to_vec()));
     let base = serve(routes);
-    let dir = temp_dir("tampered");
+    let tmp = temp_dir("tampered");
+    let dir = tmp.path().to_path_buf();
     std::fs::write(dir.join("b.gz"), b"what the user had").unwrap();
     let err = fetch(&download(vec![base]), &dir, &mut |_| {})
         .unwrap_err()
@@ -198,7 +203,8 @@ fn a_cut_off_download_is_refused() {
         .map(|(f, b)| (format!("/{f}"), Reply::CutOff(b)))
         .collect();
     let base = serve(routes);
-    let dir = temp_dir("cut");
+    let tmp = temp_dir("cut");
+    let dir = tmp.path().to_path_buf();
     let err = fetch(&download(vec![base]), &dir, &mut |_| {})
         .unwrap_err()
         .to_string();
@@ -232,7 +238,8 @@ fn the_official_manifests_pin_every_file() {
         })
         .collect();
     d.mirrors = vec![serve(routes)];
-    let dir = temp_dir("official");
+    let tmp = temp_dir("official");
+    let dir = tmp.path().to_path_buf();
     let err = fetch(&d, &dir, &mut |_| {}).unwrap_err().to_string();
     assert!(
         err.contains("train-images-idx3-ubyte.gz") && err.contains("3aede38d"),

@@ -6,14 +6,14 @@ use fovea_data::{
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fovea-folder-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder, deleted when the returned guard drops.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fovea-folder-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// A 6x4 RGB picture whose red channel encodes x, green y, blue the `tag`.
@@ -23,7 +23,8 @@ fn picture(tag: u8) -> image::RgbImage {
 
 #[test]
 fn an_image_folder_lists_sorted_classes_and_decodes_every_format() {
-    let root = temp_dir("classes");
+    let tmp = temp_dir("classes");
+    let root = tmp.path().to_path_buf();
     for (class, files) in [("sneaker", ["b.png", "a.bmp"]), ("bag", ["x.jpg", "y.png"])] {
         std::fs::create_dir_all(root.join(class)).unwrap();
         for (i, f) in files.iter().enumerate() {
@@ -62,7 +63,8 @@ fn an_image_folder_lists_sorted_classes_and_decodes_every_format() {
 
 #[test]
 fn a_file_that_is_not_an_image_is_refused_with_its_path() {
-    let root = temp_dir("broken");
+    let tmp = temp_dir("broken");
+    let root = tmp.path().to_path_buf();
     std::fs::create_dir_all(root.join("cat")).unwrap();
     let bad = root.join("cat").join("photo.png");
     std::fs::write(&bad, "this is text, not a PNG").unwrap();
@@ -86,7 +88,8 @@ fn a_file_that_is_not_an_image_is_refused_with_its_path() {
 
 #[test]
 fn empty_folders_are_refused() {
-    let root = temp_dir("empty");
+    let tmp = temp_dir("empty");
+    let root = tmp.path().to_path_buf();
     let err = ImageFolder::open(&root).unwrap_err().to_string();
     assert!(err.contains("no class folders"), "{err}");
     std::fs::create_dir_all(root.join("a")).unwrap();

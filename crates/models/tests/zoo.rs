@@ -82,10 +82,10 @@ fn the_vgg_spec_file_builds_the_small_vgg_exactly() {
     let coded = SmallVgg::new(1, 10, true, 0.5);
     assert_eq!(shapes(&from_spec), shapes(&coded));
     // so a checkpoint of one loads strictly into the other
-    let path = std::env::temp_dir().join(format!("fovea-spec-{}.safetensors", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.safetensors");
     coded.save_safetensors(&path).unwrap();
     from_spec.load_safetensors(&path).unwrap();
-    std::fs::remove_file(path).unwrap();
     let names = from_spec.layer_names();
     for n in [
         "conv1_1",

@@ -10,7 +10,6 @@ use crate::module::ModuleExt;
 use fovea_device::{Array, Device};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 /// One named tensor read from a file: shape and values as f32.
@@ -63,7 +62,7 @@ fn diagnose(bytes: &[u8]) -> Option<String> {
         ));
     };
     let n = u64::from_le_bytes(head.try_into().ok()?) as usize;
-    let Some(header) = bytes.get(8..8usize.checked_add(n)?) else {
+    let Some(header) = 8usize.checked_add(n).and_then(|end| bytes.get(8..end)) else {
         return Some(format!(
             "the header should be {n} bytes but the file ends after {}",
             bytes.len() - 8
@@ -101,7 +100,10 @@ fn diagnose(bytes: &[u8]) -> Option<String> {
             "F16" | "BF16" | "I16" | "U16" => 2,
             _ => 1,
         };
-        if e < s || e - s != shape.iter().product::<usize>() * width {
+        let need = shape
+            .iter()
+            .try_fold(width, |a: usize, d| a.checked_mul(*d));
+        if e < s || Some(e - s) != need {
             return Some(format!(
                 "tensor {name} declares shape {shape:?} of {dtype} but a byte range of {}",
                 e.saturating_sub(*s)
@@ -119,7 +121,12 @@ fn diagnose(bytes: &[u8]) -> Option<String> {
 /// Reads every tensor of a safetensors file (F32, F64, BF16, I64 and I32 are converted to
 /// f32), refusing a truncated or corrupt file with its path and the reason.
 pub fn read_safetensors(path: &Path) -> Result<Vec<NamedTensor>> {
-    let bytes = std::fs::read(path).map_err(|e| ck(path, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        ck(
+            path,
+            format!("cannot read: {e}; check the path of the safetensors file"),
+        )
+    })?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| {
         let why = diagnose(&bytes).unwrap_or_else(|| e.to_string());
         ck(
@@ -259,34 +266,9 @@ pub fn tensors_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>> {
     })
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so
-/// the old file survives any failure.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file = path
-        .file_name()
-        .ok_or_else(|| ck(path, "is not a file path"))?
-        .to_string_lossy()
-        .to_string();
-    let tmp = dir.join(format!(".{file}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ck(path, format!("cannot write: {e}"))
-    })
-}
-
 /// Saves the module's state to `path` (atomically).
 pub fn save_safetensors(module: &(impl ModuleExt + ?Sized), path: &Path) -> Result<()> {
-    write_atomic(path, &state_bytes(module)?)
+    fovea_io::write_atomic(path, &state_bytes(module)?).map_err(|e| ck(path, fovea_io::reason(&e)))
 }
 
 /// Loads the module's state from `path`, strict or not (see [`load_state`]).

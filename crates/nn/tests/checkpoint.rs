@@ -8,10 +8,12 @@ use common::{fixture, fixtures_dir, SeedNet, SmallVgg};
 use fovea_nn::{Error, Linear, ModuleExt, Sequential};
 use std::path::{Path, PathBuf};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fovea-ckpt-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder, deleted when the returned guard drops.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fovea-ckpt-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn values(m: &dyn fovea_nn::Module) -> Vec<Vec<f32>> {
@@ -37,7 +39,8 @@ fn seed_checkpoint(dir: &Path) -> PathBuf {
 
 #[test]
 fn save_load_save_is_byte_identical_and_keeps_pytorch_dtypes() {
-    let dir = scratch("roundtrip");
+    let tmp = scratch("roundtrip");
+    let dir = tmp.path().to_path_buf();
     let a = SmallVgg::new(0.5);
     // Non-trivial buffers: one training-mode pass moves the running statistics.
     a.call(&fovea_nn::Tensor::new(
@@ -76,7 +79,8 @@ fn save_load_save_is_byte_identical_and_keeps_pytorch_dtypes() {
 
 #[test]
 fn pytorch_fixture_files_load_with_their_prefixes_stripped() {
-    let dir = scratch("pytorch");
+    let tmp = scratch("pytorch");
+    let dir = tmp.path().to_path_buf();
     let path = seed_checkpoint(&dir);
     let net = SeedNet::new();
     net.load_safetensors(&path).unwrap();
@@ -99,7 +103,8 @@ fn pytorch_fixture_files_load_with_their_prefixes_stripped() {
 
 #[test]
 fn truncated_and_corrupted_files_are_refused_with_path_and_tensor() {
-    let dir = scratch("corrupt");
+    let tmp = scratch("corrupt");
+    let dir = tmp.path().to_path_buf();
     let good = seed_checkpoint(&dir);
     let bytes = std::fs::read(&good).unwrap();
     let net = SeedNet::new();
@@ -162,7 +167,8 @@ fn truncated_and_corrupted_files_are_refused_with_path_and_tensor() {
 
 #[test]
 fn mismatches_are_reported_all_at_once() {
-    let dir = scratch("mismatch");
+    let tmp = scratch("mismatch");
+    let dir = tmp.path().to_path_buf();
     let path = seed_checkpoint(&dir);
     // The course's bug: fc1 declared with 128 inputs.
     let wrong = SeedNet::with_fc_in(128);
@@ -211,7 +217,8 @@ fn mismatches_are_reported_all_at_once() {
 
 #[test]
 fn a_failed_save_leaves_the_old_file() {
-    let dir = scratch("atomic");
+    let tmp = scratch("atomic");
+    let dir = tmp.path().to_path_buf();
     let path = seed_checkpoint(&dir);
     let old = std::fs::read(&path).unwrap();
     // Saving into a folder that does not exist fails without touching anything else.
@@ -229,10 +236,11 @@ fn a_failed_save_leaves_the_old_file() {
     assert!(SeedNet::new().save_safetensors(&blocker).is_err());
     assert!(blocker.join("inside").is_dir());
     assert_eq!(std::fs::read(&path).unwrap(), old);
-    let leftovers = std::fs::read_dir(&dir)
+    // Nothing but the two targets: no temporary file was left by either failure.
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
-        .count();
-    assert_eq!(leftovers, 0);
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["blocker.safetensors", "seed.safetensors"]);
 }
