@@ -6,6 +6,7 @@ pub mod datasets;
 pub mod fetch;
 pub mod plots;
 pub mod predict;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod train;
@@ -16,20 +17,7 @@ pub mod visualize;
 pub type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// A progress bar with rate and ETA (and a message, e.g. the running loss) on a terminal;
-/// hidden when stderr is not one, so logs stay clean.
-pub fn progress_bar(len: usize, prefix: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(len as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>12} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(prefix.to_string());
-    pb
+/// plain lines every few seconds when stderr is not one, so logs show long work moving.
+pub fn progress_bar(len: usize, prefix: &str) -> progress::Progress {
+    progress::Progress::new(len, prefix)
 }

@@ -173,7 +173,18 @@ fn main() -> ExitCode {
 }
 
 fn info(device: &str) -> Res<()> {
-    let dev = Device::from_name(device)?;
+    let adapters = Device::adapters()?;
+    println!("adapters ({}):", adapters.len());
+    for a in &adapters {
+        let kind = if a.is_software() {
+            "software"
+        } else {
+            "hardware"
+        };
+        println!("  {a} [{kind}]");
+    }
+    let (dev, why) = Device::choose(device)?;
+    println!("{why}");
     println!("device: {}", dev.describe());
     let check = fovea_device::self_check(&dev)?;
     println!("self-check against the CPU reference: {check}");

@@ -13,13 +13,37 @@ pub struct Curve<'a> {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Plots curves on one chart with a legend.
-pub fn line_chart(path: &Path, title: &str, y_label: &str, curves: &[Curve]) -> Res {
-    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+/// A training chart: `train`, the per-step training values at fractional epochs (faint as
+/// they are, and smoothed with a moving average), plus `others` (the per-epoch test points)
+/// as lines with markers.
+pub fn training_chart(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    train: Vec<(f64, f64)>,
+    others: &[Curve],
+) -> Res {
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
     root.fill(&WHITE)?;
-    draw_curves(&root, title, y_label, curves)?;
+    draw_curves(&root, title, y_label, Some(&train), others)?;
     root.present()?;
+    drop(root);
+    fovea_io::write_atomic(path, svg.as_bytes())?;
     Ok(())
+}
+
+/// Centred moving average over `window` points (shorter at the ends).
+pub fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+    let half = window / 2;
+    (0..points.len())
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half + 1).min(points.len());
+            let mean = points[lo..hi].iter().map(|p| p.1).sum::<f64>() / (hi - lo) as f64;
+            (points[i].0, mean)
+        })
+        .collect()
 }
 
 /// One run's curves for [`comparison`].
@@ -35,7 +59,8 @@ pub struct RunCurves {
 /// Several runs side by side: test accuracy (left) and training loss (right) per epoch,
 /// one colour per run.
 pub fn comparison(path: &Path, runs: &[RunCurves]) -> Res {
-    let root = SVGBackend::new(path, (1280, 480)).into_drawing_area();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (1280, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(640);
     let curves = |pick: fn(&RunCurves) -> &Vec<(f64, f64)>| {
@@ -46,35 +71,51 @@ pub fn comparison(path: &Path, runs: &[RunCurves]) -> Res {
             })
             .collect::<Vec<_>>()
     };
-    draw_curves(&left, "test accuracy", "accuracy", &curves(|r| &r.accuracy))?;
+    draw_curves(
+        &left,
+        "test accuracy",
+        "accuracy",
+        None,
+        &curves(|r| &r.accuracy),
+    )?;
     draw_curves(
         &right,
         "training loss",
         "cross-entropy",
+        None,
         &curves(|r| &r.loss),
     )?;
     root.present()?;
+    drop((left, right, root));
+    fovea_io::write_atomic(path, svg.as_bytes())?;
     Ok(())
 }
 
+/// Draws `curves` (lines with markers, one colour each) and, when given, a per-step series
+/// first: faint as it is and smoothed, in the first colour.
 fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     y_label: &str,
+    per_step: Option<&[(f64, f64)]>,
     curves: &[Curve],
 ) -> Result<(), Box<dyn std::error::Error>>
 where
     DB::ErrorType: 'static,
 {
-    let xs = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0));
-    let ys: Vec<f64> = curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.1))
-        .collect();
-    let x_max = xs.fold(1.0f64, f64::max);
-    let (y_min, y_max) = ys
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let steps = per_step.unwrap_or_default();
+    let all = || {
+        steps
+            .iter()
+            .chain(curves.iter().flat_map(|c| c.points.iter()))
+            .copied()
+    };
+    let x_max = all().map(|p| p.0).fold(1.0f64, f64::max);
+    let (y_min, y_max) =
+        match all().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1))) {
+            (lo, hi) if lo <= hi => (lo, hi),
+            _ => (0.0, 1.0),
+        };
     let pad = ((y_max - y_min) * 0.1).max(1e-3);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
@@ -87,8 +128,23 @@ where
         .x_desc("epoch")
         .y_desc(y_label)
         .draw()?;
+    let first = usize::from(per_step.is_some());
+    if per_step.is_some() {
+        let blue = Palette99::pick(0).to_rgba();
+        let smoothed = moving_average(steps, (steps.len() / 25).max(1));
+        chart.draw_series(LineSeries::new(
+            steps.to_vec(),
+            blue.mix(0.25).stroke_width(1),
+        ))?;
+        chart
+            .draw_series(LineSeries::new(smoothed, blue.stroke_width(2)))?
+            .label("train (per step, smoothed)")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], blue.stroke_width(2))
+            });
+    }
     for (i, c) in curves.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+        let color = Palette99::pick(i + first).to_rgba();
         chart
             .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))?
             .label(c.label)
@@ -113,7 +169,8 @@ pub fn confusion_matrix(path: &Path, classes: &[String], counts: &[Vec<u64>]) ->
     let left = 120;
     let top = 60;
     let size = (left + cell * n as u32 + 20, top + cell * n as u32 + 110);
-    let root = SVGBackend::new(path, size).into_drawing_area();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
     root.fill(&WHITE)?;
     root.draw(&Text::new(
         "confusion matrix (rows: true class, columns: predicted)",
@@ -156,6 +213,8 @@ pub fn confusion_matrix(path: &Path, classes: &[String], counts: &[Vec<u64>]) ->
         ))?;
     }
     root.present()?;
+    drop(root);
+    fovea_io::write_atomic(path, svg.as_bytes())?;
     Ok(())
 }
 
@@ -167,7 +226,8 @@ pub fn scatter(
     labels: &[u8],
     classes: &[String],
 ) -> Res {
-    let root = SVGBackend::new(path, (720, 560)).into_drawing_area();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (720, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let (x0, x1, y0, y1) = points.iter().fold(
         (f32::MAX, f32::MIN, f32::MAX, f32::MIN),
@@ -204,5 +264,7 @@ pub fn scatter(
         .border_style(BLACK)
         .draw()?;
     root.present()?;
+    drop((chart, root));
+    fovea_io::write_atomic(path, svg.as_bytes())?;
     Ok(())
 }

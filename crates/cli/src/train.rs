@@ -9,9 +9,10 @@ use crate::Res;
 use fovea_data::{Augment, DataLoader, ImageDataset, Normalize};
 use fovea_device::{Array, CrossEntropyOptions, Device, Reduction};
 use fovea_graph::{cross_entropy, no_grad, Tensor};
+use fovea_io::write_atomic;
 use fovea_models::Model;
 use fovea_nn::{
-    checkpoint::{read_safetensors, tensors_bytes, write_atomic},
+    checkpoint::{read_safetensors, tensors_bytes},
     manual_seed, Adam, CosineAnnealingLr, LrScheduler, ModuleExt, OneCycleLr, Optimizer, Sgd,
     StepLr,
 };
@@ -87,6 +88,11 @@ pub struct TrainConfig {
     #[arg(long, value_name = "RUN_DIR")]
     #[serde(skip)]
     pub resume: Option<PathBuf>,
+    /// Log the training loss and accuracy (means over the last N steps) to steps.csv every
+    /// N steps; loss.svg and accuracy.svg draw them.
+    #[arg(long, default_value_t = 10)]
+    #[serde(default = "default_log_every")]
+    pub log_every: usize,
     /// Train on the first N training images only (quick runs).
     #[arg(long)]
     pub train_limit: Option<usize>,
@@ -97,6 +103,10 @@ pub struct TrainConfig {
     #[arg(long, hide = true)]
     #[serde(skip)]
     pub stop_after: Option<usize>,
+}
+
+fn default_log_every() -> usize {
+    10
 }
 
 impl Default for TrainConfig {
@@ -128,6 +138,95 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// training images per second
     pub images_per_s: f64,
+    /// MiB of GPU buffers held by live arrays after the epoch (0 on the CPU backend)
+    #[serde(default)]
+    pub pool_in_use_mib: f64,
+    /// MiB of GPU buffers cached for reuse after the epoch (0 on the CPU backend)
+    #[serde(default)]
+    pub pool_cached_mib: f64,
+    /// resident memory of the process after the epoch, MiB (0 where unknown)
+    #[serde(default)]
+    pub rss_mib: f64,
+}
+
+/// The training loss and accuracy over the steps since the previous row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRow {
+    /// steps done, from 1
+    pub step: usize,
+    /// the same in epochs (fractional)
+    pub epoch: f64,
+    /// mean training loss over the logged steps
+    pub loss: f64,
+    /// training accuracy over the logged steps
+    pub acc: f64,
+    /// learning rate of the last of them
+    pub lr: f64,
+}
+
+const STEPS_HEADER: &str = "step,epoch,train_loss,train_acc,lr";
+
+/// Rows of a run's `steps.csv` (none if the file is missing), up to step `upto`.
+pub fn read_steps(dir: &Path, upto: usize) -> Res<Vec<StepRow>> {
+    let path = dir.join("steps.csv");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display()).into()),
+    };
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let bad = || format!("{} line {}: expected {STEPS_HEADER}", path.display(), i + 1);
+        if f.len() != 5 {
+            return Err(bad().into());
+        }
+        let num = |k: usize| f[k].trim().parse::<f64>().map_err(|_| bad());
+        let row = StepRow {
+            step: f[0].trim().parse().map_err(|_| bad())?,
+            epoch: num(1)?,
+            loss: num(2)?,
+            acc: num(3)?,
+            lr: num(4)?,
+        };
+        if row.step <= upto {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+fn write_steps(dir: &Path, rows: &[StepRow]) -> Res<()> {
+    let mut csv = format!("{STEPS_HEADER}\n");
+    for r in rows {
+        csv += &format!(
+            "{},{:.4},{:.6},{:.6},{:.4e}\n",
+            r.step, r.epoch, r.loss, r.acc, r.lr
+        );
+    }
+    write_atomic(&dir.join("steps.csv"), csv.as_bytes())?;
+    Ok(())
+}
+
+/// Means of the steps since the last logged row.
+#[derive(Default)]
+struct Window {
+    loss: f64,
+    correct: usize,
+    seen: usize,
+    steps: usize,
+}
+
+/// Resident memory of this process in MiB (Linux), or 0.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// A test pass's numbers.
@@ -219,46 +318,58 @@ fn schedule(
     })
 }
 
-fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Res<()> {
-    let mut csv =
-        String::from("epoch,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s\n");
+fn write_metrics(dir: &Path, rows: &[EpochMetrics], steps: &[StepRow]) -> Res<()> {
+    let mut csv = String::from(
+        "epoch,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,pool_in_use_mib,pool_cached_mib,rss_mib\n",
+    );
     for r in rows {
         csv += &format!(
-            "{},{:.6},{:.6},{:.6},{:.6},{:.2},{:.1}\n",
-            r.epoch, r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.seconds, r.images_per_s
+            "{},{:.6},{:.6},{:.6},{:.6},{:.2},{:.1},{:.1},{:.1},{:.1}\n",
+            r.epoch,
+            r.train_loss,
+            r.train_acc,
+            r.test_loss,
+            r.test_acc,
+            r.seconds,
+            r.images_per_s,
+            r.pool_in_use_mib,
+            r.pool_cached_mib,
+            r.rss_mib
         );
     }
     write_atomic(&dir.join("metrics.csv"), csv.as_bytes())?;
+    write_steps(dir, steps)?;
+    plot_training(dir, rows, steps)
+}
+
+/// `loss.svg` and `accuracy.svg`: the per-step training curve (smoothed, raw points faint)
+/// with the per-epoch test points.
+pub fn plot_training(dir: &Path, rows: &[EpochMetrics], steps: &[StepRow]) -> Res<()> {
     let pts = |f: fn(&EpochMetrics) -> f64| rows.iter().map(|r| (r.epoch as f64, f(r))).collect();
-    plots::line_chart(
+    // Runs from before steps.csv existed have per-epoch training figures only.
+    let per_step = |f: fn(&StepRow) -> f64, g: fn(&EpochMetrics) -> f64| match steps {
+        [] => pts(g),
+        _ => steps.iter().map(|r| (r.epoch, f(r))).collect(),
+    };
+    plots::training_chart(
         &dir.join("loss.svg"),
         "loss",
         "cross-entropy",
-        &[
-            Curve {
-                label: "train",
-                points: pts(|r| r.train_loss),
-            },
-            Curve {
-                label: "test",
-                points: pts(|r| r.test_loss),
-            },
-        ],
+        per_step(|r| r.loss, |r| r.train_loss),
+        &[Curve {
+            label: "test (per epoch)",
+            points: pts(|r| r.test_loss),
+        }],
     )?;
-    plots::line_chart(
+    plots::training_chart(
         &dir.join("accuracy.svg"),
         "accuracy",
         "accuracy",
-        &[
-            Curve {
-                label: "train",
-                points: pts(|r| r.train_acc),
-            },
-            Curve {
-                label: "test",
-                points: pts(|r| r.test_acc),
-            },
-        ],
+        per_step(|r| r.acc, |r| r.train_acc),
+        &[Curve {
+            label: "test (per epoch)",
+            points: pts(|r| r.test_acc),
+        }],
     )?;
     Ok(())
 }
@@ -267,8 +378,10 @@ fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Res<()> {
 fn arch_text(arch: &str) -> Res<String> {
     let path = Path::new(arch);
     if path.is_file() {
-        return std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read the arch spec: {e}", path.display()).into());
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read the arch spec: {e}", path.display()))?;
+        fovea_models::ArchSpec::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(text);
     }
     Ok(arch.to_string())
 }
@@ -315,7 +428,7 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             .into());
         }
     }
-    let dev = Device::from_name(&cfg.device)?;
+    let (dev, why) = Device::choose(&cfg.device)?;
     let size = (cfg.image_size, cfg.image_size);
     let data = datasets::load(&cfg.dataset, cfg.data_dir.as_deref(), cfg.channels, size)?;
     let (mut train_set, mut test_set) = (data.train, data.test);
@@ -354,10 +467,26 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
     };
     if let Some(old) = &resumed {
         let dir = &cfg.out;
-        model.load_safetensors(dir.join("last.safetensors"))?;
+        let last = dir.join("last.safetensors");
+        if !last.exists() {
+            return Err(format!(
+                "{} is missing: the run saved no checkpoint to resume from; train it again \
+                 with --overwrite",
+                last.display()
+            )
+            .into());
+        }
+        model.load_safetensors(&last)?;
         let opt_path = dir.join("last.optim.safetensors");
         opt.load_state_dict(&read_safetensors(&opt_path)?)
-            .map_err(|e| format!("{}: {e}", opt_path.display()))?;
+            .map_err(|e| {
+                format!(
+                    "{}: {e}; this optimizer state is not the run's own (another model or \
+                     optimizer): restore the run's last.optim.safetensors, or train again with \
+                     --overwrite",
+                    opt_path.display()
+                )
+            })?;
         if let Some((s, per_batch)) = sched.as_mut() {
             let p = old.position;
             let done = if *per_batch {
@@ -380,8 +509,12 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             return Ok(info.metrics);
         }
     }
-    std::fs::create_dir_all(&cfg.out)
-        .map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
+    std::fs::create_dir_all(&cfg.out).map_err(|e| {
+        format!(
+            "cannot create {}: {e}; choose an --out folder you can write to",
+            cfg.out.display()
+        )
+    })?;
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -393,6 +526,7 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
         .arch
         .as_ref()
         .map_or(cfg.model.as_str(), |_| "the arch spec");
+    eprintln!("{why}");
     eprintln!(
         "{} {what} ({} parameters) on {} images of {} on {dev}",
         if resumed.is_some() {
@@ -404,6 +538,17 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
         loader.dataset().len(),
         data.name
     );
+    let per_epoch = loader.len();
+    let mut steps_log = read_steps(
+        &cfg.out,
+        if resumed.is_some() {
+            (info.position.epoch - 1) * per_epoch + info.position.batch
+        } else {
+            0
+        },
+    )?;
+    let log_every = cfg.log_every.max(1);
+    let mut window = Window::default();
     let mut steps_run = 0usize;
     let start = info.position;
     for epoch in start.epoch..=epochs {
@@ -448,15 +593,32 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             loss_sum += read[0] as f64 * n as f64;
             correct += read[1] as usize;
             seen += n;
-            pb.inc(1);
+            window.loss += read[0] as f64 * n as f64;
+            window.correct += read[1] as usize;
+            window.seen += n;
+            window.steps += 1;
+            let step = (epoch - 1) * per_epoch + skip + k + 1;
+            if window.steps >= log_every || skip + k + 1 == per_epoch {
+                steps_log.push(StepRow {
+                    step,
+                    epoch: step as f64 / per_epoch as f64,
+                    loss: window.loss / window.seen as f64,
+                    acc: window.correct as f64 / window.seen as f64,
+                    lr: opt.lr() as f64,
+                });
+                window = Window::default();
+            }
             pb.set_message(format!(
-                "loss {:.4} acc {:.3}",
+                "loss {:.4} acc {:.3}, {:.0} images/s",
                 loss_sum / seen as f64,
-                correct as f64 / seen as f64
+                correct as f64 / seen as f64,
+                seen as f64 / started.elapsed().as_secs_f64().max(1e-9)
             ));
+            pb.inc(1);
         }
         pb.finish_and_clear();
         if interrupted {
+            write_steps(&cfg.out, &steps_log)?;
             save_state(&cfg.out, model.as_ref(), opt.as_ref(), &info)?;
             eprintln!(
                 "stopped in epoch {epoch} after batch {}; saved to {0}; continue with \
@@ -471,6 +633,8 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             s.step(opt.as_mut());
         }
         let eval = evaluate(model.as_ref(), &test_loader, &dev, classes.len())?;
+        let pool = dev.engine().map(|e| e.pool_stats()).unwrap_or_default();
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         let row = EpochMetrics {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -479,10 +643,24 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             test_acc: eval.acc,
             seconds,
             images_per_s: seen as f64 / seconds.max(1e-9),
+            pool_in_use_mib: mib(pool.in_use_bytes),
+            pool_cached_mib: mib(pool.free_bytes),
+            rss_mib: rss_mib(),
         };
         eprintln!(
             "epoch {epoch}/{epochs}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | {:.1} s, {:.0} images/s",
             row.train_loss, row.train_acc, row.test_loss, row.test_acc, seconds, row.images_per_s
+        );
+        eprintln!(
+            "  memory: {}RSS {:.0} MiB",
+            match dev.engine() {
+                Some(_) => format!(
+                    "GPU pool {:.1} MiB in use + {:.1} MiB cached, ",
+                    row.pool_in_use_mib, row.pool_cached_mib
+                ),
+                None => String::new(),
+            },
+            row.rss_mib
         );
         info.metrics.push(row);
         info.epochs_done = epoch;
@@ -490,7 +668,7 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             epoch: epoch + 1,
             batch: 0,
         };
-        write_metrics(&cfg.out, &info.metrics)?;
+        write_metrics(&cfg.out, &info.metrics, &steps_log)?;
         plots::confusion_matrix(&cfg.out.join("confusion.svg"), &classes, &eval.confusion)?;
         if eval.acc > info.best_test_acc {
             info.best_test_acc = eval.acc;
@@ -499,7 +677,7 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
         save_state(&cfg.out, model.as_ref(), opt.as_ref(), &info)?;
     }
     eprintln!(
-        "wrote {}: metrics.csv, loss.svg, accuracy.svg, confusion.svg, last/best.safetensors, run.json",
+        "wrote {}: metrics.csv, steps.csv, loss.svg, accuracy.svg, confusion.svg, last/best.safetensors, run.json",
         cfg.out.display()
     );
     Ok(info.metrics)
