@@ -8,7 +8,7 @@ CARGO ?= cargo
 setup:
 	./scripts/setup.sh
 
-FIXTURES ?= ../shared/fixtures/ops
+FIXTURES ?= tests/fixtures/ops
 EPOCHS ?= 1
 RUN ?= runs/net
 
@@ -22,10 +22,9 @@ demo: setup
 	$(CARGO) run --release -p fovea-cli -- train --model net --epochs $(EPOCHS) --out $(RUN) --overwrite
 	$(CARGO) run --release -p fovea-cli -- report $(RUN)
 
-## A tour of the lower layers: PyTorch's conformance cases (when the fixtures are beside the
-## checkout) and the course's Net defined in a dozen lines.
+## A tour of the lower layers: PyTorch's conformance cases (tests/fixtures/ops) and the course's Net defined in a dozen lines.
 tour: setup
-	if [ -d "$(FIXTURES)" ]; then $(CARGO) run --release --example conformance -- "$(FIXTURES)" --device gpu; fi
+	$(CARGO) run --release --example conformance -- "$(FIXTURES)" --device gpu
 	$(CARGO) run --release --example seed_net
 
 ## Everything CI runs: format, lints, the adapter in use, the test suite, the wasm build check.
@@ -44,3 +43,10 @@ wasm-check:
 bench: setup
 	$(CARGO) run --release -p fovea-cli -- bench matmul
 	$(CARGO) run --release -p fovea-cli -- bench conv
+
+## Rerun the README's accuracy claims (the Net: 1 and 3 epochs; the small VGG-BN: 5 epochs)
+## on the CPU backend and print each beside the README's figure. About 30 minutes; not in CI.
+.PHONY: reproduce
+reproduce:
+	$(CARGO) build --release -p fovea-cli
+	./scripts/reproduce.sh

@@ -18,7 +18,9 @@ missing=()
 if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
     missing+=(libvulkan1)
 fi
-if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
+# Any installed Vulkan driver manifest (ICD) will do; either folder may be absent or empty.
+icds=$(find /usr/share/vulkan/icd.d /etc/vulkan/icd.d -maxdepth 1 -name '*.json' 2>/dev/null | head -n 1)
+if [ -z "$icds" ]; then
     missing+=(mesa-vulkan-drivers)
 fi
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \

@@ -6,7 +6,7 @@
 use crate::visualize::{self as v, Attribution, Ctx, MapKind};
 use crate::Res;
 use base64::Engine;
-use fovea_nn::checkpoint::write_atomic;
+use fovea_io::write_atomic;
 use fovea_vis::display::{self, Display, Method, Sign};
 use fovea_vis::embed::{Metric, Tsne};
 use fovea_vis::occlusion::Occlusion;
@@ -58,6 +58,7 @@ fn escape(s: &str) -> String {
 
 /// Writes the report; returns its path and the seconds each part took.
 pub fn report(cfg: &ReportConfig) -> Res<(PathBuf, Vec<(String, f64)>)> {
+    crate::vis_cmd::check_out(cfg.out.as_deref())?;
     let ctx = Ctx::open(&cfg.run_dir, &cfg.device)?;
     let dir = &cfg.run_dir;
     let vis_dir = v::out_path(dir, &None, "")?;
@@ -208,10 +209,12 @@ pub fn report(cfg: &ReportConfig) -> Res<(PathBuf, Vec<(String, f64)>)> {
         Ok(format!("<p>Each map explains the predicted class, blended over the grey image (absolute values, 2% outliers clipped, as Captum's visualize_image_attr).</p>{rows}"))
     })?;
     timed("DeepDream", &mut || {
-        let cfg = dream::Dream::new(&last_relu);
+        let cfg = dream::Dream::new(&v::dream_layer(&ctx)?);
         Ok(format!(
-            "<p>{} amplified in test image 0: 3 octaves x 20 steps.</p>{}",
-            last_relu,
+            "<p>{} amplified in test image 0: {} octaves x {} steps.</p>{}",
+            cfg.layer,
+            cfg.octaves,
+            cfg.steps,
             png(&v::deep_dream(&ctx, &test[..per], &cfg, 6)?)
         ))
     })?;
@@ -220,13 +223,12 @@ pub fn report(cfg: &ReportConfig) -> Res<(PathBuf, Vec<(String, f64)>)> {
 
     let info = &ctx.info;
     let mut html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Fovea report: {title}</title><style>\
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>What {model} learned</title><style>\
          body{{font-family:sans-serif;max-width:1300px;margin:2em auto;color:#222}}\
          img{{image-rendering:pixelated;margin:4px;vertical-align:top}} img.plot{{image-rendering:auto;max-width:640px}}\
          table{{border-collapse:collapse}} td,th{{border:1px solid #ddd;padding:4px;text-align:center;font-size:13px}}\
          h2{{border-bottom:2px solid #eee;padding-top:1em}}</style></head><body>\
          <h1>What {model} learned</h1><p>{dataset}, {params} parameters, {epochs} epochs, best test accuracy {acc:.4}; inspected on {dev}.</p>",
-        title = escape(&dir.display().to_string()),
         model = escape(info.config.arch.as_deref().map_or(info.config.model.as_str(), |_| "the arch spec")),
         dataset = escape(&info.dataset),
         params = info.parameters,

@@ -1,16 +1,18 @@
-//! IDX files and the loader: real Fashion-MNIST when installed, and small files written
+//! IDX files and the loader: the real Fashion-MNIST (which must be installed), and small files written
 //! here for every way a file can be wrong.
 
 use fovea_data::idx::{encode_idx, parse_idx};
 use fovea_data::{read_idx, DataLoader, Error, ImageDataset, MnistKind, Normalize, Split};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fovea-data-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder, deleted when the returned guard drops.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fovea-data-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -41,13 +43,13 @@ fn tiny_dataset(dir: &Path, n: usize, zipped: bool) {
 }
 
 #[test]
-fn real_fashion_mnist_loads_when_installed() {
-    let Ok(dir) = MnistKind::Fashion.find() else {
-        eprintln!(
-            "Fashion-MNIST is not installed; skipping (apt-get install dataset-fashion-mnist)"
-        );
-        return;
-    };
+fn real_fashion_mnist_loads() {
+    let dir = MnistKind::Fashion.find().unwrap_or_else(|e| {
+        panic!(
+            "Fashion-MNIST is needed by this test and was not found ({e}); install it with \
+             `apt-get install dataset-fashion-mnist` or `fovea data fetch fashion-mnist`"
+        )
+    });
     let test = MnistKind::Fashion.load(Split::Test, Some(&dir)).unwrap();
     assert_eq!((test.len(), test.image_shape), (10_000, (1, 28, 28)));
     assert_eq!(test.classes[9], "Ankle boot");
@@ -64,7 +66,8 @@ fn real_fashion_mnist_loads_when_installed() {
 #[test]
 fn gzipped_and_plain_files_read_the_same() {
     for zipped in [false, true] {
-        let dir = scratch(if zipped { "gz" } else { "plain" });
+        let tmp = scratch(if zipped { "gz" } else { "plain" });
+        let dir = tmp.path().to_path_buf();
         tiny_dataset(&dir, 25, zipped);
         let d = MnistKind::Digits.load(Split::Train, Some(&dir)).unwrap();
         assert_eq!((d.len(), d.image_shape), (25, (1, 4, 4)));
@@ -75,7 +78,8 @@ fn gzipped_and_plain_files_read_the_same() {
 
 #[test]
 fn bad_files_are_refused_with_path_and_reason() {
-    let dir = scratch("bad");
+    let tmp = scratch("bad");
+    let dir = tmp.path().to_path_buf();
     tiny_dataset(&dir, 10, false);
     let img = dir.join("train-images-idx3-ubyte");
     let good = std::fs::read(&img).unwrap();
@@ -123,7 +127,8 @@ fn bad_files_are_refused_with_path_and_reason() {
 
 #[test]
 fn a_missing_dataset_names_the_fetch_command() {
-    let empty = scratch("empty");
+    let tmp = scratch("empty");
+    let empty = tmp.path().to_path_buf();
     let err = MnistKind::Digits
         .load(Split::Test, Some(&empty))
         .unwrap_err();
@@ -134,7 +139,8 @@ fn a_missing_dataset_names_the_fetch_command() {
 
 #[test]
 fn the_loader_batches_shuffles_and_normalises() {
-    let dir = scratch("loader");
+    let tmp = scratch("loader");
+    let dir = tmp.path().to_path_buf();
     tiny_dataset(&dir, 10, false);
     let d: Arc<ImageDataset> = Arc::new(MnistKind::Digits.load(Split::Train, Some(&dir)).unwrap());
     let msg = DataLoader::new(d.clone(), 0).unwrap_err().to_string();

@@ -1,6 +1,7 @@
 //! Arrays past the adapter's largest storage binding: VGG-16's first classifier Linear
-//! (weight 4096 x 25088, 411 MB) forward and backward on the GPU against the reference, and
-//! the range-by-range paths on random shapes with the binding size capped small.
+//! (weight 4096 x 25088, 411 MB) forward and backward on the GPU against the reference, with
+//! the binding capped at 64 MiB so the weight is split on every adapter, and the
+//! range-by-range paths on random shapes with the binding size capped small.
 
 mod common;
 
@@ -18,11 +19,20 @@ fn vgg16_sized_linear_runs_forward_and_backward_on_the_gpu() {
     let g = gpu();
     let (n, inp, out) = (2, 25088, 4096);
     let bytes = (inp * out * 4) as u64;
-    let limit = g.engine().unwrap().limits().max_storage_buffer_binding_size;
+    let engine = g.engine().unwrap();
+    let limit = engine.limits().max_storage_buffer_binding_size;
+    // Whatever the adapter allows, bind at most 64 MiB so the weight goes range by range.
+    engine.cap_binding_len(Some(16 << 20));
+    let _uncap = Uncap(engine);
     println!(
-        "weight {} MiB, largest binding {} MiB",
+        "weight {} MiB, largest binding {} MiB, capped to {} MiB",
         bytes >> 20,
-        limit >> 20
+        limit >> 20,
+        (engine.max_binding_len() * 4) >> 20
+    );
+    assert!(
+        inp * out > engine.max_binding_len(),
+        "the weight must exceed the binding cap to exercise the split path"
     );
     let mut r = rng(70);
     let x = data(&mut r, n * inp, -1.0, 1.0);
@@ -153,7 +163,15 @@ fn kernels_that_cannot_split_refuse_oversized_arrays_clearly() {
     let limits = g.engine().unwrap().limits();
     let max = (limits.max_storage_buffer_binding_size / 4) as usize;
     if (max as u64 + 1) * 4 > limits.max_buffer_size {
-        return; // this adapter cannot even hold such an array
+        // This adapter's buffers are no larger than its bindings: an array one element past
+        // the binding is refused where it is made, as clearly.
+        println!("largest buffer <= largest binding: checking the refusal at allocation");
+        let e = Array::zeros(&g, &[1, 1, 1, max + 1])
+            .expect_err("an array past the adapter's largest buffer must be refused")
+            .to_string();
+        assert!(e.contains("largest buffer") && e.contains("MiB"), "{e}");
+        assert!(g.sync().is_ok(), "the refusal left no GPU error behind");
+        return;
     }
     let x = Array::zeros(&g, &[1, 1, 1, max + 1]).unwrap();
     let e = x.softmax(-1).unwrap_err().to_string();

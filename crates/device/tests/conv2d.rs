@@ -64,8 +64,12 @@ const VARIANTS: [(ConvAlgo, Option<usize>); 3] = [
     (ConvAlgo::ImplicitGemm, None),
 ];
 
+/// The tests here switch the shared engine's convolution algorithm; they run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn conv2d_gpu_matches_reference_in_all_three_directions() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let engine = gpu();
     let engine = engine.engine().unwrap();
     for (algo, cap) in VARIANTS {
@@ -113,6 +117,49 @@ fn compare_all(variant: &str) {
         let tol = 2e-6 * (geom.n * geom.oh * geom.ow) as f32 + 1e-5;
         assert_close(&format!("backward weight {what}"), &dw, &want, 1e-5, tol);
     }
+}
+
+/// PyTorch's conv2d cases (`tests/fixtures/ops/conv2d_{0,1,2}.safetensors`: padding 1,
+/// the course's 5x5 layer, stride 2): forward, grad_x, grad_weight and grad_bias on the CPU
+/// reference and on the GPU with each algorithm, within the format's tolerance.
+#[test]
+fn conv2d_matches_pytorch_on_the_reference_and_every_gpu_algorithm() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/ops"
+    ));
+    let cases: Vec<fovea_device::conformance::Case> = (0..3)
+        .map(|i| {
+            let path = dir.join(format!("conv2d_{i}.safetensors"));
+            fovea_device::conformance::Case::load(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+        .collect();
+    let check = |dev: &Device, variant: &str| {
+        for case in &cases {
+            assert_eq!(case.op, "conv2d", "{}", case.path.display());
+            let report = case.check(dev);
+            let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(
+                names,
+                ["grad_bias", "grad_weight", "grad_x", "y"],
+                "{variant}: {}",
+                report.line()
+            );
+            assert!(report.passed(), "{variant}: {}", report.line());
+        }
+    };
+    check(&Device::cpu(), "CPU reference");
+    let g = gpu();
+    let engine = g.engine().unwrap();
+    for (algo, cap) in VARIANTS {
+        engine.set_conv_algo(algo);
+        engine.cap_binding_len(cap);
+        check(&g, &format!("GPU {algo:?} cap {cap:?}"));
+    }
+    engine.set_conv_algo(ConvAlgo::Im2col);
+    engine.cap_binding_len(None);
 }
 
 /// Central differences of `f(x, w, b) = sum(conv2d(x, w, b) * r)` on the reference backend.

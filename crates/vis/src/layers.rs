@@ -65,8 +65,9 @@ pub fn conv_weight(model: &dyn Model, name: Option<&str>) -> Result<ConvWeight> 
 }
 
 /// The filters as a grid: each filter scaled to its own `[min, max]`, pixels enlarged
-/// `enlarge` times; RGB filters (3 input channels) in colour, others summed over their
-/// input channels and shown in grey.
+/// `enlarge` times or more (nearest neighbour, each tile at least
+/// [`picture::MIN_TILE`] pixels a side, [`picture::GAP`] pixels apart); RGB filters (3 input
+/// channels) in colour, others summed over their input channels and shown in grey.
 pub fn filter_grid(w: &ConvWeight, enlarge: u32, cols: usize) -> RgbImage {
     let [o, c, kh, kw] = w.shape;
     let per = c * kh * kw;
@@ -84,10 +85,10 @@ pub fn filter_grid(w: &ConvWeight, enlarge: u32, cols: usize) -> RgbImage {
                     .collect();
                 picture::heat(&summed, kh, kw, Scale::PerMap, Colormap::Grey)
             };
-            picture::enlarge(&tile, enlarge)
+            picture::enlarge_tile(&tile, enlarge)
         })
         .collect();
-    picture::grid(&tiles, cols, 2)
+    picture::grid(&tiles, cols, picture::GAP)
 }
 
 /// A layer's activations for one image: `[C, H, W]` values and the shape.
@@ -103,7 +104,8 @@ pub fn feature_maps(model: &dyn Model, x: &Array, layer: &str) -> Result<(Vec<f3
     }
 }
 
-/// Feature maps as a grid, with one colour scale for all maps (`shared`) or one per map.
+/// Feature maps as a grid, with one colour scale for all maps (`shared`) or one per map,
+/// enlarged `enlarge` times or more (each map at least [`picture::MIN_TILE`] pixels a side).
 pub fn feature_grid(
     values: &[f32],
     shape: [usize; 3],
@@ -121,8 +123,8 @@ pub fn feature_grid(
     let tiles: Vec<RgbImage> = (0..c)
         .map(|ch| {
             let m = &values[ch * h * w..(ch + 1) * h * w];
-            picture::enlarge(&picture::heat(m, h, w, scale, Colormap::Viridis), enlarge)
+            picture::enlarge_tile(&picture::heat(m, h, w, scale, Colormap::Viridis), enlarge)
         })
         .collect();
-    picture::grid(&tiles, cols, 2)
+    picture::grid(&tiles, cols, picture::GAP)
 }

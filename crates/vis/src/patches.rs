@@ -97,8 +97,11 @@ pub fn top_patches(
         .collect())
 }
 
-/// One row of crops per channel, each enlarged `enlarge` times; `images` are the
-/// normalised inputs, shown after undoing `(v - mean) / std`.
+/// One row of crops per channel, enlarged by nearest neighbour `enlarge` times or more: all
+/// by the factor that draws the largest crop at least [`picture::MIN_TILE`] pixels a side,
+/// and a crop cut short by the image border by as much as it needs to reach that size too.
+/// Tiles are [`picture::GAP`] pixels apart. `images` are the normalised inputs, shown after
+/// undoing `(v - mean) / std`.
 pub fn patch_grid(
     images: &[f32],
     shape: (usize, usize, usize),
@@ -110,6 +113,11 @@ pub fn patch_grid(
     let (c, h, w) = shape;
     let per = c * h * w;
     let cols = patches.iter().map(Vec::len).max().unwrap_or(1);
+    let side = |span: (usize, usize)| (span.1 - span.0).max(1) as u32;
+    let (most_w, most_h) = patches.iter().flatten().fold((1, 1), |(w, h), p| {
+        (w.max(side(p.cols)), h.max(side(p.rows)))
+    });
+    let factor = picture::tile_factor(most_w, most_h, enlarge, picture::MIN_TILE);
     let tiles: Vec<RgbImage> = patches
         .iter()
         .flat_map(|row| {
@@ -131,12 +139,15 @@ pub fn patch_grid(
                         (p.rows.1 - p.rows.0).max(1) as u32,
                     )
                     .to_image();
-                    picture::enlarge(&crop, enlarge)
+                    picture::enlarge_tile(&crop, factor)
                 })
                 .collect();
-            t.resize(cols, RgbImage::new(1, 1));
+            t.resize(
+                cols,
+                RgbImage::from_pixel(1, 1, image::Rgb([255, 255, 255])),
+            );
             t
         })
         .collect();
-    picture::grid(&tiles, cols, 2)
+    picture::grid(&tiles, cols, picture::GAP)
 }

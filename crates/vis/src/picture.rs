@@ -134,6 +134,28 @@ pub fn enlarge(img: &RgbImage, factor: u32) -> RgbImage {
     })
 }
 
+/// The smallest side, in pixels, of a tile drawn in a grid: a 5x5 filter or an 8x8 patch is
+/// enlarged until it is at least this wide and tall, so a person can read it.
+pub const MIN_TILE: u32 = 48;
+
+/// The white gap, in pixels, between the tiles of a grid.
+pub const GAP: u32 = 2;
+
+/// The integer enlargement that draws a `w x h` map with both sides at least `min_side`
+/// pixels, and never less than `factor`.
+pub fn tile_factor(w: u32, h: u32, factor: u32, min_side: u32) -> u32 {
+    factor.max(1).max(min_side.div_ceil(w.min(h).max(1)))
+}
+
+/// A small map enlarged by nearest neighbour to at least [`MIN_TILE`] pixels a side (and at
+/// least `factor` times), for grids of filters, patches and feature maps.
+pub fn enlarge_tile(img: &RgbImage, factor: u32) -> RgbImage {
+    enlarge(
+        img,
+        tile_factor(img.width(), img.height(), factor, MIN_TILE),
+    )
+}
+
 /// Tiles in rows of `cols`, `pad` white pixels between them; tiles may differ in size (each
 /// cell is as large as the largest tile).
 pub fn grid(tiles: &[RgbImage], cols: usize, pad: u32) -> RgbImage {
@@ -179,29 +201,11 @@ pub fn png_bytes(img: &RgbImage) -> Vec<u8> {
     out.into_inner()
 }
 
-/// Writes the picture as a PNG through a temporary file and a rename, so a failure leaves
+/// Writes the picture as a PNG atomically ([`fovea_io::write_atomic`]), so a failure leaves
 /// any older file in place.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
-    let fail = |msg: String| Error::Write {
+    fovea_io::write_atomic(path, &png_bytes(img)).map_err(|e| Error::Write {
         path: path.to_path_buf(),
-        msg,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| fail("not a file name".into()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, png_bytes(img))
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            fail(e.to_string())
-        })
+        msg: fovea_io::reason(&e),
+    })
 }

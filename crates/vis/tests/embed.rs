@@ -243,9 +243,10 @@ fn filter_and_feature_map_grids_normalise_each_tile() {
     let first = layers::conv_weight(&net, None).unwrap();
     assert_eq!(first.shape, [6, 3, 5, 5]);
     let pic = layers::filter_grid(&first, 4, 3);
-    assert_eq!((pic.width(), pic.height()), (3 * 22 + 2, 2 * 22 + 2));
+    // 5x5 filters are drawn at least 48 px a side: enlarged 10 times, not 4, 2 px apart
+    assert_eq!((pic.width(), pic.height()), (3 * 52 + 2, 2 * 52 + 2));
     // each tile spans the full range: some channel hits 0 and some hits 255
-    let tile = image::imageops::crop_imm(&pic, 2, 2, 20, 20).to_image();
+    let tile = image::imageops::crop_imm(&pic, 2, 2, 50, 50).to_image();
     assert!(tile.pixels().any(|p| p.0.contains(&0)) && tile.pixels().any(|p| p.0.contains(&255)));
     let second = layers::conv_weight(&net, Some("features.3")).unwrap();
     assert_eq!(second.shape, [4, 6, 3, 3]);
@@ -271,8 +272,12 @@ fn filter_and_feature_map_grids_normalise_each_tile() {
     assert_ne!(shared, own, "a shared scale differs from per-map scales");
 }
 
+/// DeepDream raises the channel's mean activation on every seed, and on average to at least
+/// 1.5 times its start. (Steps shrink near black and white, so a channel that could only
+/// gain by saturating pixels, as seed 6's does, rises less than the others.)
 #[test]
 fn deep_dream_raises_its_objective() {
+    let mut ratios = Vec::new();
     for seed in [3, 4, 5, 6] {
         let net = spec_net(SMALL, (1, 28, 28), 10, seed);
         net.eval();
@@ -301,15 +306,21 @@ fn deep_dream_raises_its_objective() {
         );
         assert_eq!(values.len(), 3);
         assert!(
-            after > 1.2 * before,
+            after > before,
             "seed {seed}: channel {ch} mean {before} -> {after}"
         );
+        ratios.push(after / before);
         assert!(img.iter().all(|v| (-0.81..=2.03).contains(v)));
         assert!(
             net.parameters().iter().all(|p| p.requires_grad()),
             "weights unfrozen afterwards"
         );
     }
+    let mean = ratios.iter().sum::<f32>() / ratios.len() as f32;
+    assert!(
+        mean >= 1.5,
+        "channel means rose {ratios:?} times, {mean} on average"
+    );
 }
 
 #[test]
