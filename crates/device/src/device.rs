@@ -106,14 +106,27 @@ impl Device {
         let why = if adapters.is_empty() {
             "device: CPU backend (no GPU adapter found)".to_string()
         } else {
-            let names: Vec<String> = adapters
+            // One adapter often shows up once per API (llvmpipe on Vulkan and on GL).
+            let mut named: Vec<(String, Vec<String>)> = Vec::new();
+            for a in &adapters {
+                let api = format!("{:?}", a.backend);
+                match named.iter_mut().find(|(n, _)| *n == a.name) {
+                    Some((_, apis)) => apis.push(api),
+                    None => named.push((a.name.clone(), vec![api])),
+                }
+            }
+            let list: Vec<String> = named
                 .iter()
-                .map(|a| format!("{} ({:?})", a.name, a.backend))
+                .map(|(n, apis)| format!("{n} on {}", apis.join(" and ")))
                 .collect();
+            let (which, kind) = match named.len() {
+                1 => ("the only GPU adapter", "a software renderer"),
+                _ => ("the GPU adapters", "all software renderers"),
+            };
             format!(
-                "device: CPU backend, faster here than the only GPU adapter, {}, a software \
-                 renderer (--device gpu uses it anyway)",
-                names.join(", ")
+                "device: CPU backend, faster here than {which}, {}, {kind} (--device gpu uses \
+                 the GPU anyway)",
+                list.join("; ")
             )
         };
         (Device::cpu(), why)
