@@ -18,6 +18,10 @@ struct Params {
     strides: array<array<vec4<u32>, 2>, 3>,
 }
 
+// NaN and -inf are built at run time from these bits: WGSL makes a constant expression
+// that evaluates to NaN or infinity a shader-creation error (browsers' compilers enforce it).
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -37,8 +41,8 @@ fn apply(x: f32, y: f32) -> f32 {
         case 1u: { return x - y; }
         case 2u: { return x * y; }
         case 3u: { return x / y; }
-        case 4u: { return select(max(x, y), bitcast<f32>(0x7fc00000u), is_nan(x) || is_nan(y)); }
-        case 5u: { return select(min(x, y), bitcast<f32>(0x7fc00000u), is_nan(x) || is_nan(y)); }
+        case 4u: { return select(max(x, y), bitcast<f32>(NAN_BITS), is_nan(x) || is_nan(y)); }
+        case 5u: { return select(min(x, y), bitcast<f32>(NAN_BITS), is_nan(x) || is_nan(y)); }
         case 6u: { return flag(x == y); }
         case 7u: { return flag(x != y); }
         case 8u: { return flag(x < y); }

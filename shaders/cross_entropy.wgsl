@@ -16,6 +16,11 @@ struct Params {
     ignore_index: f32,
 }
 
+// NaN and -inf are built at run time from these bits: WGSL makes a constant expression
+// that evaluates to NaN or infinity a shader-creation error (browsers' compilers enforce it).
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+var<private> NEG_INF_BITS: u32 = 0xff800000u;
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<f32>;
@@ -38,7 +43,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     if (label != floor(label) || label < 0.0 || label >= f32(p.classes)) {
-        let nan = bitcast<f32>(0x7fc00000u);
+        let nan = bitcast<f32>(NAN_BITS);
         loss[r] = nan;
         for (var j = 0u; j < p.classes; j++) {
             grad[base + j] = nan;
@@ -46,7 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     let y = u32(label);
-    var m = bitcast<f32>(0xff800000u);
+    var m = bitcast<f32>(NEG_INF_BITS);
     var total = 0.0;
     for (var j = 0u; j < p.classes; j++) {
         let v = logits[base + j];

@@ -32,6 +32,10 @@ struct Params {
     _pad: u32,
 }
 
+// NaN and -inf are built at run time from these bits: WGSL makes a constant expression
+// that evaluates to NaN or infinity a shader-creation error (browsers' compilers enforce it).
+var<private> NEG_INF_BITS: u32 = 0xff800000u;
+
 @group(0) @binding(0) var<uniform> p: Params;
 // forward: x; backward: grad_y
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -83,7 +87,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let ys = span(oy, p.h, p.oh, p.kh, p.sh, p.ph, p.dh);
     let xs = span(ox, p.w, p.ow, p.kw, p.sw, p.pw, p.dw);
     let step = select(vec2<i32>(i32(p.dh), i32(p.dw)), vec2<i32>(1, 1), KIND != 0u);
-    var best = bitcast<f32>(0xff800000u);
+    var best = bitcast<f32>(NEG_INF_BITS);
     var at = -1;
     var acc = 0.0;
     for (var iy = ys.x; iy < ys.y; iy += step.x) {

@@ -15,6 +15,10 @@ struct Params {
     _pad: f32,
 }
 
+// NaN and -inf are built at run time from these bits: WGSL makes a constant expression
+// that evaluates to NaN or infinity a shader-creation error (browsers' compilers enforce it).
+var<private> NEG_INF_BITS: u32 = 0xff800000u;
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -33,7 +37,7 @@ fn main(
     }
     let base = (o / p.inner) * p.len * p.inner + o % p.inner;
 
-    var m = bitcast<f32>(0xff800000u);
+    var m = bitcast<f32>(NEG_INF_BITS);
     for (var j = lid; j < p.len; j += WG) {
         m = max(m, x[base + j * p.inner]);
     }

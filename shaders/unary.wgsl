@@ -12,12 +12,16 @@ struct Params {
     _pad: vec2<u32>,
 }
 
+// NaN and -inf are built at run time from these bits: WGSL makes a constant expression
+// that evaluates to NaN or infinity a shader-creation error (browsers' compilers enforce it).
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 fn nan() -> f32 {
-    return bitcast<f32>(0x7fc00000u);
+    return bitcast<f32>(NAN_BITS);
 }
 
 fn powf(v: f32, e: f32) -> f32 {

@@ -30,3 +30,21 @@ fn kernel_table_covers_the_shader_folder() {
     listed.sort();
     assert_eq!(files, listed, "shaders/ and gpu::kernels::SHADERS disagree");
 }
+
+/// WGSL makes a constant expression that evaluates to NaN or infinity a shader-creation
+/// error. naga accepts `bitcast<f32>(0x7fc00000u)`, but browsers' compilers (Tint) refuse
+/// the shader, so NaN and infinities must come from bits held in a variable.
+#[test]
+fn no_shader_builds_nan_or_infinity_from_a_constant() {
+    for (name, src) in SHADERS {
+        for (i, line) in src.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default().replace(' ', "");
+            assert!(
+                !code.contains("bitcast<f32>(0x") && !code.contains("bitcast<f32>(-"),
+                "{name}.wgsl:{}: a constant bitcast to f32 (NaN or infinity is a \
+                 shader-creation error in WGSL); read the bits from a `var<private>`: {line}",
+                i + 1
+            );
+        }
+    }
+}
