@@ -40,7 +40,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 wasm-check:
-	$(CARGO) check -p fovea-device -p fovea-graph -p fovea-nn --target wasm32-unknown-unknown
+	$(CARGO) check -p fovea-device -p fovea-graph -p fovea-nn -p fovea-models -p fovea-data \
+		-p fovea-vis -p fovea-io --target wasm32-unknown-unknown
 
 bench: setup
 	$(CARGO) run --release -p fovea-cli -- bench matmul
