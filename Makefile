@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup demo tour test lint wasm-check bench
+.PHONY: setup demo tour test lint wasm-check web-test bench
 
 ## Install missing system pieces (Vulkan driver fallback, wasm target).
 setup:
@@ -29,11 +29,13 @@ tour: setup
 	$(CARGO) run --release --example conformance -- "$(FIXTURES)" --device gpu
 	$(CARGO) run --release --example seed_net
 
-## Everything CI runs: format, lints, the adapter in use, the test suite, the wasm build check.
+## Everything CI runs: format, lints, the adapter in use, the test suite, the wasm build
+## check, and the browser tests in headless Chromium.
 test: setup lint
 	$(CARGO) run -q -p fovea-cli -- info --device gpu
 	$(CARGO) test --workspace
 	$(MAKE) wasm-check
+	$(MAKE) web-test
 
 lint:
 	$(CARGO) fmt --all --check
@@ -42,6 +44,16 @@ lint:
 wasm-check:
 	$(CARGO) check -p fovea-device -p fovea-graph -p fovea-nn -p fovea-models -p fovea-data \
 		-p fovea-vis -p fovea-io --target wasm32-unknown-unknown
+
+## Tests compiled to wasm32 and run in headless Chromium by wasm-bindgen-test-runner, on the
+## browser's WebGPU (SwiftShader here) against the CPU backend built for wasm. Chromium's
+## arguments come from crates/device/webdriver.json.
+WEB_TEST_ENV = CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	CHROMEDRIVER=$$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=900 \
+	WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/crates/device/webdriver.json
+web-test:
+	$(CARGO) clippy -p fovea-device --target wasm32-unknown-unknown --test browser -- -D warnings
+	$(WEB_TEST_ENV) $(CARGO) test -p fovea-device --target wasm32-unknown-unknown --test browser
 
 bench: setup
 	$(CARGO) run --release -p fovea-cli -- bench matmul

@@ -3,7 +3,9 @@
 #   - a Vulkan loader and driver (Mesa's lavapipe, a software Vulkan) when no Vulkan driver is
 #     installed, so the WGSL kernels run even without a GPU;
 #   - Fashion-MNIST (Debian's dataset-fashion-mnist) when it is in no folder Fovea searches;
-#   - the wasm32 Rust target, for the browser build check.
+#   - the wasm32 Rust target, for the browser build check;
+#   - Chromium and its WebDriver (Debian's chromium, chromium-driver) and wasm-bindgen-cli at
+#     the version Cargo.toml pins, for the tests that run in headless Chromium.
 set -euo pipefail
 
 apt_install() {
@@ -27,10 +29,20 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
     && [ ! -d "${FOVEA_DATA:-data}/fashion-mnist" ]; then
     missing+=(dataset-fashion-mnist)
 fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    missing+=(chromium chromium-driver)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
 fi
 
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
+fi
+
+# wasm-bindgen-test-runner must be the exact version of the wasm-bindgen the tests link.
+want=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' "$(dirname "$0")/../Cargo.toml")
+if [ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $want" ]; then
+    echo "setup: installing wasm-bindgen-cli $want (a few minutes)"
+    cargo install wasm-bindgen-cli --version "$want"
 fi
