@@ -5,35 +5,14 @@
 mod common;
 
 use common::*;
-use fovea_device::{Array, CrossEntropyOptions, Device};
-use fovea_graph::{cross_entropy, Tensor};
+use fovea_device::{Array, Device};
 use fovea_models::Model;
-use fovea_nn::{ModuleExt, Optimizer, Sgd};
 use fovea_vis::dream::{self, Dream};
 
 /// The Net after `steps` SGD steps of 64 Fashion-MNIST training images, in eval mode.
 fn trained_net(steps: usize) -> Box<dyn Model> {
-    let dev = Device::cpu();
     let net = seeded(1, || fovea_models::by_name("net", 1, 10).unwrap());
-    net.to_device(&dev).unwrap();
-    net.train();
-    let (x, y) = fashion(fovea_data::Split::Train, steps * 64);
-    let mut opt = Sgd::new(net.parameters(), 0.01).momentum(0.9);
-    for s in 0..steps {
-        let xb = Array::from_slice(&dev, &x[s * 64 * 784..(s + 1) * 64 * 784], &[64, 1, 28, 28])
-            .unwrap();
-        let labels: Vec<f32> = y[s * 64..(s + 1) * 64].iter().map(|&l| l as f32).collect();
-        let loss = cross_entropy(
-            &net.forward(&Tensor::new(xb)).unwrap(),
-            &Array::from_slice(&dev, &labels, &[64]).unwrap(),
-            CrossEntropyOptions::default(),
-        )
-        .unwrap();
-        opt.zero_grad();
-        loss.backward().unwrap();
-        opt.step().unwrap();
-    }
-    net.eval();
+    train_on_fashion(net.as_ref(), steps * 64, 1, 0.01);
     net
 }
 

@@ -5,7 +5,7 @@
 use fovea_device::{Array, CrossEntropyOptions, Device};
 use fovea_graph::{cross_entropy, Tensor};
 use fovea_models::{ArchSpec, Model, SpecNet};
-use fovea_nn::{manual_seed, Module, ModuleExt, Optimizer, Sgd};
+use fovea_nn::{manual_seed, ModuleExt, Optimizer, Sgd};
 
 /// Runs `build` right after `manual_seed(seed)`, with no other test of this binary drawing
 /// from the process-wide generator in between.
@@ -48,12 +48,19 @@ pub fn fashion(split: fovea_data::Split, n: usize) -> (Vec<f32>, Vec<u8>) {
 
 /// [`SMALL`] trained for `epochs` passes over `n` training images on the CPU backend.
 pub fn trained_small(n: usize, epochs: usize, seed: u64) -> SpecNet {
-    let dev = Device::cpu();
     let net = spec_net(SMALL, (1, 28, 28), 10, seed);
+    train_on_fashion(&net, n, epochs, 0.05);
+    net
+}
+
+/// Moves `net` to the CPU backend and trains it for `epochs` passes of SGD (momentum 0.9,
+/// batches of 64) over the first `n` Fashion-MNIST training images; leaves it in eval mode.
+pub fn train_on_fashion(net: &dyn Model, n: usize, epochs: usize, lr: f32) {
+    let dev = Device::cpu();
     net.to_device(&dev).unwrap();
     net.train();
     let (x, y) = fashion(fovea_data::Split::Train, n);
-    let mut opt = Sgd::new(net.parameters(), 0.05).momentum(0.9);
+    let mut opt = Sgd::new(net.parameters(), lr).momentum(0.9);
     for _ in 0..epochs {
         for start in (0..n).step_by(64) {
             let m = 64.min(n - start);
@@ -75,7 +82,6 @@ pub fn trained_small(n: usize, epochs: usize, seed: u64) -> SpecNet {
         }
     }
     net.eval();
-    net
 }
 
 /// Spearman rank correlation.
