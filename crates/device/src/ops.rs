@@ -421,6 +421,21 @@ pub struct SgdStep {
     pub first: bool,
 }
 
+impl SgdStep {
+    /// Plain SGD at `lr` (`optim.SGD(params, lr)`): no momentum, dampening or weight decay.
+    pub fn plain(lr: f32) -> SgdStep {
+        SgdStep {
+            lr,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+            first: true,
+        }
+    }
+}
+
 /// One step of `torch.optim.Adam` / `AdamW` (step count already applied to the bias
 /// corrections).
 #[derive(Clone, Copy, Debug, PartialEq)]

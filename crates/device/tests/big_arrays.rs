@@ -48,15 +48,7 @@ fn vgg16_sized_linear_runs_forward_and_backward_on_the_gpu() {
         let grads = Array::linear_backward(&xa, &w, &Array::from_slice(d, &gy, &[n, out]).unwrap())
             .unwrap();
         // an SGD step on the big weight runs range by range too
-        let step = SgdStep {
-            lr: 0.1,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            nesterov: false,
-            maximize: false,
-            first: true,
-        };
+        let step = SgdStep::plain(0.1);
         w.sgd_step_(&grads.weight, None, &step).unwrap();
         let w_row = w.slice(0, out - 1, out, 1).unwrap();
         (y, grads.x, grads.weight, w_row)

@@ -205,15 +205,7 @@ fn gradients_cross_devices() {
 /// One plain SGD step on `t`'s storage, in place, as an optimizer makes it.
 fn step_in_place(t: &Tensor) {
     let ones = Array::ones(&cpu(), t.shape()).unwrap();
-    let step = fovea_device::SgdStep {
-        lr: 0.1,
-        momentum: 0.0,
-        dampening: 0.0,
-        weight_decay: 0.0,
-        nesterov: false,
-        maximize: false,
-        first: true,
-    };
+    let step = fovea_device::SgdStep::plain(0.1);
     t.array().sgd_step_(&ones, None, &step).unwrap();
 }
 

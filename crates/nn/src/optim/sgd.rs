@@ -19,15 +19,7 @@ impl Sgd {
     pub fn new(params: Vec<Tensor>, lr: f32) -> Sgd {
         Sgd {
             params,
-            hyper: SgdStep {
-                lr,
-                momentum: 0.0,
-                dampening: 0.0,
-                weight_decay: 0.0,
-                nesterov: false,
-                maximize: false,
-                first: true,
-            },
+            hyper: SgdStep::plain(lr),
             buffers: HashMap::new(),
         }
     }
