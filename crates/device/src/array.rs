@@ -232,7 +232,8 @@ impl Array {
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Copies the elements to the host (waits for pending GPU work).
+    /// Copies the elements to the host (waits for pending GPU work). On wasm only CPU arrays
+    /// read this way; a GPU array says to use [`Array::to_vec_async`].
     pub fn to_vec(&self) -> Result<Vec<f32>> {
         self.device.backend().download(&self.storage, self.numel())
     }
@@ -247,12 +248,21 @@ impl Array {
         }
     }
 
-    /// The same values on another device.
+    /// The same values on another device (on wasm, reading a GPU array this way fails: use
+    /// [`Array::to_device_async`]).
     pub fn to_device(&self, device: &Device) -> Result<Array> {
         if *device == self.device {
             return Ok(self.clone());
         }
         Array::from_slice(device, &self.to_vec()?, &self.shape)
+    }
+
+    /// The same values on another device, reading through the async path.
+    pub async fn to_device_async(&self, device: &Device) -> Result<Array> {
+        if *device == self.device {
+            return Ok(self.clone());
+        }
+        Array::from_slice(device, &self.to_vec_async().await?, &self.shape)
     }
 
     /// The same elements viewed with another shape of the same size (no copy).

@@ -51,6 +51,13 @@ pub use norm::{BatchNormGrads, BatchNormStats};
 pub use ops::{AdamStep, SgdStep};
 pub use pool::Pool2dOptions;
 
+/// Runs a future to completion on this thread: the native edge where Fovea's async host reads
+/// (`*_async`) become the plain synchronous API. Not on wasm, where nothing may block.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    pollster::block_on(f)
+}
+
 /// Runs a few ops on `device` and on the CPU reference and compares them; returns a one-line
 /// summary, or an error naming the op that disagreed.
 pub fn self_check(device: &Device) -> Result<String> {

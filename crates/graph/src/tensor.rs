@@ -131,13 +131,25 @@ impl Tensor {
         self.0.data.read().expect("tensor lock poisoned").clone()
     }
 
-    /// The value copied to the host.
+    /// The value copied to the host (native; the browser uses [`Tensor::to_vec_async`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_vec(&self) -> Result<Vec<f32>> {
-        Ok(self.array().to_vec()?)
+        fovea_device::block_on(self.to_vec_async())
     }
 
-    /// The value of a one-element tensor.
+    /// The value copied to the host without blocking the thread (every target).
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        Ok(self.array().to_vec_async().await?)
+    }
+
+    /// The value of a one-element tensor (native; the browser uses [`Tensor::item_async`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn item(&self) -> Result<f32> {
+        fovea_device::block_on(self.item_async())
+    }
+
+    /// The value of a one-element tensor, read without blocking the thread (every target).
+    pub async fn item_async(&self) -> Result<f32> {
         if self.numel() != 1 {
             return Err(Error::autograd(
                 "item",
@@ -147,7 +159,7 @@ impl Tensor {
                 ),
             ));
         }
-        Ok(self.to_vec()?[0])
+        Ok(self.to_vec_async().await?[0])
     }
 
     /// Replaces the value in place (`tensor.data = ...`, used by `load_state_dict` and

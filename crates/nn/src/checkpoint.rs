@@ -127,8 +127,15 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<NamedTensor>> {
             format!("cannot read: {e}; check the path of the safetensors file"),
         )
     })?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-        let why = diagnose(&bytes).unwrap_or_else(|| e.to_string());
+    parse_safetensors(&bytes, &path.display().to_string())
+}
+
+/// [`read_safetensors`] on bytes already in memory (an upload in the browser); `what`
+/// names them in errors, like a path.
+pub fn parse_safetensors(bytes: &[u8], what: &str) -> Result<Vec<NamedTensor>> {
+    let path = Path::new(what);
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
+        let why = diagnose(bytes).unwrap_or_else(|| e.to_string());
         ck(
             path,
             format!("not a valid safetensors file: {why}; it is truncated or corrupted, so save or download it again"),
@@ -214,17 +221,33 @@ pub fn load_state(
 
 /// The module's state as safetensors bytes: f32 little-endian, `num_batches_tracked` as
 /// int64 like PyTorch, metadata `{"format": "pt"}`. Deterministic: the same state gives the
-/// same bytes.
+/// same bytes. Native; the browser uses [`state_bytes_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn state_bytes(module: &(impl ModuleExt + ?Sized)) -> Result<Vec<u8>> {
-    let mut tensors = Vec::new();
-    for (name, t) in module.state_dict() {
-        tensors.push(NamedTensor {
-            data: t.to_vec()?,
-            shape: t.shape().to_vec(),
+    fovea_device::block_on(state_bytes_async(module))
+}
+
+/// [`state_bytes`] through the async read path (every target).
+pub async fn state_bytes_async(module: &(impl ModuleExt + ?Sized)) -> Result<Vec<u8>> {
+    let named = module
+        .state_dict()
+        .into_iter()
+        .map(|(name, t)| (name, t.array()))
+        .collect();
+    tensors_bytes(&read_named(named).await?)
+}
+
+/// Copies named device arrays to the host (one async read each).
+pub async fn read_named(arrays: Vec<(String, Array)>) -> Result<Vec<NamedTensor>> {
+    let mut out = Vec::with_capacity(arrays.len());
+    for (name, a) in arrays {
+        out.push(NamedTensor {
+            data: a.to_vec_async().await?,
+            shape: a.shape().to_vec(),
             name,
         });
     }
-    tensors_bytes(&tensors)
+    Ok(out)
 }
 
 /// Named tensors as safetensors bytes (f32; names ending in `num_batches_tracked` or
@@ -267,6 +290,7 @@ pub fn tensors_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>> {
 }
 
 /// Saves the module's state to `path` (atomically).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn save_safetensors(module: &(impl ModuleExt + ?Sized), path: &Path) -> Result<()> {
     fovea_io::write_atomic(path, &state_bytes(module)?).map_err(|e| ck(path, fovea_io::reason(&e)))
 }

@@ -25,7 +25,11 @@ pub mod loss;
 mod module;
 pub mod optim;
 
-pub use checkpoint::{load_safetensors, read_safetensors, save_safetensors, LoadReport};
+#[cfg(not(target_arch = "wasm32"))]
+pub use checkpoint::save_safetensors;
+pub use checkpoint::{
+    load_safetensors, parse_safetensors, read_safetensors, state_bytes_async, LoadReport,
+};
 pub use error::{batch_shape, Error, Result, StateDictMismatch};
 pub use init::manual_seed;
 pub use layers::{
@@ -33,6 +37,8 @@ pub use layers::{
     MaxPool2d, ReLU, Sequential,
 };
 pub use module::{LayerPath, Module, ModuleExt};
-pub use optim::{Adam, CosineAnnealingLr, LrScheduler, OneCycleLr, Optimizer, Sgd, StepLr};
+pub use optim::{
+    state_dict_async, Adam, CosineAnnealingLr, LrScheduler, OneCycleLr, Optimizer, Sgd, StepLr,
+};
 
 pub use fovea_graph::{no_grad, Tensor};

@@ -164,6 +164,7 @@ pub trait ModuleExt: Module {
 
     /// Saves parameters and buffers to a safetensors file with PyTorch's names, through a
     /// temporary file and a rename.
+    #[cfg(not(target_arch = "wasm32"))]
     fn save_safetensors(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
         crate::checkpoint::save_safetensors(self, path.as_ref())
     }

@@ -2,7 +2,7 @@
 
 use super::{check_hyper, state_entry, NamedTensor, Optimizer};
 use crate::error::{Error, Result};
-use fovea_device::{AdamStep, Array};
+use fovea_device::{AdamStep, Array, Device};
 use fovea_graph::Tensor;
 use std::collections::HashMap;
 
@@ -115,28 +115,21 @@ impl Optimizer for Adam {
         self.hyper.beta1 = m;
     }
 
-    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
+    fn state_arrays(&self) -> Result<Vec<(String, Array)>> {
         let mut out = Vec::new();
         for (i, p) in self.params.iter().enumerate() {
             let Some(s) = self.state.get(&p.id()) else {
                 continue;
             };
-            out.push(NamedTensor {
-                name: format!("{i}.step"),
-                shape: vec![],
-                data: vec![s.step as f32],
-            });
+            let step = Array::from_slice(&Device::cpu(), &[s.step as f32], &[])?;
+            out.push((format!("{i}.step"), step));
             let bufs = [("exp_avg", Some(&s.m)), ("exp_avg_sq", Some(&s.v))];
             for (key, buf) in bufs
                 .into_iter()
                 .chain([("max_exp_avg_sq", s.vmax.as_ref())])
             {
                 if let Some(b) = buf {
-                    out.push(NamedTensor {
-                        name: format!("{i}.{key}"),
-                        shape: b.shape().to_vec(),
-                        data: b.to_vec()?,
-                    });
+                    out.push((format!("{i}.{key}"), b.clone()));
                 }
             }
         }

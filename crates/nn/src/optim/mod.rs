@@ -11,7 +11,13 @@ pub use sgd::Sgd;
 
 use crate::checkpoint::NamedTensor;
 use crate::error::{Error, Result};
+use fovea_device::Array;
 use fovea_graph::Tensor;
+
+/// The optimizer's state copied to the host through the async read path (every target).
+pub async fn state_dict_async(opt: &dyn Optimizer) -> Result<Vec<NamedTensor>> {
+    crate::checkpoint::read_named(opt.state_arrays()?).await
+}
 
 /// What every optimizer offers: one update from the accumulated gradients, clearing them,
 /// and the knobs schedules turn.
@@ -28,10 +34,16 @@ pub trait Optimizer {
     fn momentum(&self) -> f32;
     /// Sets the momentum (SGD) or beta1 (Adam).
     fn set_momentum(&mut self, m: f32);
-    /// The running buffers, named like PyTorch's optimizer `state_dict` (`"3.momentum_buffer"`,
-    /// `"3.exp_avg"`, `"3.exp_avg_sq"`, `"3.step"`: parameter index, then buffer), for
-    /// resuming a run.
-    fn state_dict(&self) -> Result<Vec<NamedTensor>>;
+    /// The running buffers where they live, named like PyTorch's optimizer `state_dict`
+    /// (`"3.momentum_buffer"`, `"3.exp_avg"`, `"3.exp_avg_sq"`, `"3.step"`: parameter
+    /// index, then buffer); [`state_dict_async`] copies them to the host.
+    fn state_arrays(&self) -> Result<Vec<(String, Array)>>;
+    /// [`Optimizer::state_arrays`] copied to the host, for resuming a run (native; the
+    /// browser uses [`state_dict_async`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
+        fovea_device::block_on(crate::checkpoint::read_named(self.state_arrays()?))
+    }
     /// Restores buffers from [`Optimizer::state_dict`]; refuses unknown names and wrong
     /// shapes, leaving the optimizer unchanged.
     fn load_state_dict(&mut self, state: &[NamedTensor]) -> Result<()>;

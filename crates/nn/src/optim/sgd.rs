@@ -110,18 +110,16 @@ impl Optimizer for Sgd {
         self.hyper.momentum = m;
     }
 
-    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
-        let mut out = Vec::new();
-        for (i, p) in self.params.iter().enumerate() {
-            if let Some(b) = self.buffers.get(&p.id()) {
-                out.push(NamedTensor {
-                    name: format!("{i}.momentum_buffer"),
-                    shape: b.shape().to_vec(),
-                    data: b.to_vec()?,
-                });
-            }
-        }
-        Ok(out)
+    fn state_arrays(&self) -> Result<Vec<(String, Array)>> {
+        Ok(self
+            .params
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let b = self.buffers.get(&p.id())?;
+                Some((format!("{i}.momentum_buffer"), b.clone()))
+            })
+            .collect())
     }
 
     fn load_state_dict(&mut self, state: &[NamedTensor]) -> Result<()> {
