@@ -2,9 +2,7 @@
 //! (`DIR/train/<class>/*`, `DIR/test/<class>/*`, torchvision's `ImageFolder` layout).
 
 use crate::Res;
-use fovea_data::{
-    ImageDataset, ImageFolder, MnistKind, Normalize, Split, FASHION_MEAN, FASHION_STD,
-};
+use fovea_data::{ImageDataset, ImageFolder, MnistKind, Normalize, Split};
 use std::path::Path;
 
 /// A dataset's two splits and the normalisation the run uses.
@@ -21,41 +19,12 @@ pub struct Data {
 
 /// The MNIST-format dataset called `name`, if it is one.
 pub fn mnist_kind(name: &str) -> Option<MnistKind> {
-    match name {
-        "fashion-mnist" => Some(MnistKind::Fashion),
-        "mnist" => Some(MnistKind::Digits),
-        _ => None,
-    }
-}
-
-/// The course's normalisation for the MNIST-format datasets.
-pub fn mnist_normalisation(kind: MnistKind) -> Normalize {
-    match kind {
-        MnistKind::Fashion => Normalize::new(FASHION_MEAN, FASHION_STD).expect("valid"),
-        MnistKind::Digits => Normalize::new(0.1307, 0.3081).expect("valid"),
-    }
+    MnistKind::from_name(name)
 }
 
 /// Per-channel mean and std of a dataset's pixels (scaled to 0..1).
 pub fn statistics(d: &ImageDataset) -> Res<Normalize> {
-    let (c, h, w) = d.image_shape;
-    let plane = h * w;
-    let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
-    for i in 0..d.len() {
-        for (k, &b) in d.image(i).iter().enumerate() {
-            let v = b as f64 / 255.0;
-            sum[k / plane] += v;
-            sq[k / plane] += v * v;
-        }
-    }
-    let n = (d.len() * plane).max(1) as f64;
-    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
-    let std = sq
-        .iter()
-        .zip(&mean)
-        .map(|(q, m)| ((q / n - (*m as f64).powi(2)).max(1e-12).sqrt() as f32).max(1e-3))
-        .collect();
-    Ok(Normalize::per_channel(mean, std)?)
+    Ok(Normalize::of_dataset(d)?)
 }
 
 /// Loads `name` (fashion-mnist, mnist, or an image folder) with both splits. Folder images
@@ -72,7 +41,7 @@ pub fn load(
             name: kind.name().into(),
             train: kind.load_official(Split::Train, data_dir)?,
             test: kind.load_official(Split::Test, data_dir)?,
-            norm: mnist_normalisation(kind),
+            norm: kind.normalisation(),
         });
     }
     let root = folder_root(name)?;

@@ -13,8 +13,9 @@ use fovea_io::write_atomic;
 use fovea_models::Model;
 use fovea_nn::{
     checkpoint::{read_safetensors, tensors_bytes},
-    manual_seed, Adam, CosineAnnealingLr, LrScheduler, ModuleExt, OneCycleLr, Optimizer, Sgd,
-    StepLr,
+    manual_seed,
+    optim::Schedule,
+    ModuleExt, Optimizer,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -274,18 +275,13 @@ pub fn evaluate(
 }
 
 fn optimizer(cfg: &TrainConfig, params: Vec<Tensor>) -> Res<Box<dyn Optimizer>> {
-    Ok(match cfg.optimizer.as_str() {
-        "sgd" => Box::new(
-            Sgd::new(params, cfg.lr)
-                .momentum(cfg.momentum)
-                .weight_decay(cfg.weight_decay),
-        ),
-        "adam" => Box::new(Adam::new(params, cfg.lr).weight_decay(cfg.weight_decay)),
-        "adamw" => Box::new(Adam::adamw(params, cfg.lr).weight_decay(cfg.weight_decay)),
-        other => {
-            return Err(format!("unknown optimizer `{other}`; known: sgd, adam, adamw").into())
-        }
-    })
+    Ok(fovea_nn::optim::by_name(
+        &cfg.optimizer,
+        params,
+        cfg.lr,
+        cfg.momentum,
+        cfg.weight_decay,
+    )?)
 }
 
 /// The schedule and whether it steps per batch (one-cycle) rather than per epoch.
@@ -294,28 +290,14 @@ fn schedule(
     epochs: usize,
     opt: &mut dyn Optimizer,
     steps_per_epoch: usize,
-) -> Res<Option<(Box<dyn LrScheduler>, bool)>> {
-    Ok(match cfg.schedule.as_str() {
-        "none" => None,
-        "step" => Some((Box::new(StepLr::new(opt, (epochs / 3).max(1), 0.1)?), false)),
-        "cosine" => Some((
-            Box::new(CosineAnnealingLr::new(opt, epochs.max(1), 0.0)?),
-            false,
-        )),
-        "onecycle" => Some((
-            Box::new(OneCycleLr::new(
-                opt,
-                cfg.lr,
-                (epochs * steps_per_epoch).max(1),
-            )?),
-            true,
-        )),
-        other => {
-            return Err(
-                format!("unknown schedule `{other}`; known: none, step, cosine, onecycle").into(),
-            )
-        }
-    })
+) -> Res<Option<Schedule>> {
+    Ok(fovea_nn::optim::schedule_by_name(
+        &cfg.schedule,
+        opt,
+        epochs,
+        steps_per_epoch,
+        cfg.lr,
+    )?)
 }
 
 fn write_metrics(dir: &Path, rows: &[EpochMetrics], steps: &[StepRow]) -> Res<()> {

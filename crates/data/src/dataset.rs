@@ -1,7 +1,7 @@
 //! In-memory image classification datasets, and finding MNIST / Fashion-MNIST on disk.
 
 use crate::error::{Error, Result};
-use crate::idx::read_idx;
+use crate::idx::{read_idx, Idx};
 use std::path::{Path, PathBuf};
 
 /// Images as bytes (`N x C x H x W`, 0-255) with class labels and names.
@@ -93,6 +93,24 @@ impl MnistKind {
         }
     }
 
+    /// `fashion-mnist` or `mnist`, as `fovea train --dataset` names them.
+    pub fn from_name(name: &str) -> Option<MnistKind> {
+        match name {
+            "fashion-mnist" => Some(MnistKind::Fashion),
+            "mnist" => Some(MnistKind::Digits),
+            _ => None,
+        }
+    }
+
+    /// The course's normalisation: Fashion-MNIST's (0.286, 0.353), MNIST's (0.1307, 0.3081).
+    pub fn normalisation(self) -> crate::Normalize {
+        let (mean, std) = match self {
+            MnistKind::Fashion => (crate::FASHION_MEAN, crate::FASHION_STD),
+            MnistKind::Digits => (0.1307, 0.3081),
+        };
+        crate::Normalize::new(mean, std).expect("valid constants")
+    }
+
     /// Class names, by label.
     pub fn classes(self) -> Vec<String> {
         match self {
@@ -172,59 +190,72 @@ impl MnistKind {
             })
         };
         let (ip, lp) = (path(images)?, path(labels)?);
-        let img = read_idx(&ip)?;
-        let lab = read_idx(&lp)?;
+        let (img, lab) = (read_idx(&ip)?, read_idx(&lp)?);
+        self.from_idx(img, lab, size).map_err(|(which, reason)| Error::BadFile {
+            path: if which == 0 { ip.clone() } else { lp.clone() },
+            reason: reason.replace("{images}", &ip.display().to_string()),
+        })
+    }
+
+    /// A dataset from decoded image and label files (see [`crate::idx::decode_idx`]),
+    /// checking their dimensions agree and every label names a class; `size`, when given,
+    /// is the image size required. The error says which file is wrong (0 images, 1 labels)
+    /// and why, with `{images}` standing for the images file's name.
+    pub fn from_idx(
+        self,
+        img: Idx,
+        lab: Idx,
+        size: Option<(usize, usize)>,
+    ) -> std::result::Result<ImageDataset, (usize, String)> {
         if img.dims.len() != 3 {
-            return Err(Error::BadFile {
-                path: ip,
-                reason: format!(
+            return Err((
+                0,
+                format!(
                     "images need 3 dimensions [N, H, W], the file has {:?}",
                     img.dims
                 ),
-            });
+            ));
         }
         let (h, w) = (img.dims[1], img.dims[2]);
         if h == 0 || w == 0 || size.is_some_and(|s| s != (h, w)) {
             let (sh, sw) = size.unwrap_or((28, 28));
-            return Err(Error::BadFile {
-                path: ip,
-                reason: format!(
+            return Err((
+                0,
+                format!(
                     "images are {h}x{w} but {} images are {sh}x{sw}; the file is corrupt or of \
                      another dataset, fetch it again with `fovea data fetch {}`",
                     self.name(),
                     self.name()
                 ),
-            });
+            ));
         }
         if img.dims[0] == 0 {
-            return Err(Error::BadFile {
-                path: ip,
-                reason: format!(
+            return Err((
+                0,
+                format!(
                     "holds no images; fetch it again with `fovea data fetch {}`",
                     self.name()
                 ),
-            });
+            ));
         }
         if lab.dims.len() != 1 || lab.dims[0] != img.dims[0] {
-            return Err(Error::BadFile {
-                path: lp,
-                reason: format!(
-                    "labels of dimensions {:?} do not match the {} images of {}; the two files \
-                     must come from the same download, fetch them again",
-                    lab.dims,
-                    img.dims[0],
-                    ip.display()
+            return Err((
+                1,
+                format!(
+                    "labels of dimensions {:?} do not match the {} images of {{images}}; the two \
+                     files must come from the same download, fetch them again",
+                    lab.dims, img.dims[0],
                 ),
-            });
+            ));
         }
         if let Some(bad) = lab.data.iter().find(|&&l| l >= 10) {
-            return Err(Error::BadFile {
-                path: lp,
-                reason: format!(
+            return Err((
+                1,
+                format!(
                     "label {bad} is not one of the 10 classes (0-9); the file is corrupt, fetch \
                      it again"
                 ),
-            });
+            ));
         }
         Ok(ImageDataset {
             pixels: img.data,

@@ -30,15 +30,25 @@ pub fn read_image(
         path: path.to_path_buf(),
         reason,
     };
-    let img = image::ImageReader::open(path)
-        .map_err(|e| bad(format!("cannot open: {e}")))?
+    let raw = std::fs::read(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+    decode_image(&raw, channels, size).map_err(bad)
+}
+
+/// [`read_image`] on the bytes of an encoded image (an upload in the browser); the error is
+/// the reason.
+pub fn decode_image(
+    raw: &[u8],
+    channels: usize,
+    size: Option<(usize, usize)>,
+) -> std::result::Result<(Vec<u8>, (usize, usize, usize)), String> {
+    let img = image::ImageReader::new(std::io::Cursor::new(raw))
         .with_guessed_format()
-        .map_err(|e| bad(format!("cannot read: {e}")))?
+        .map_err(|e| format!("cannot read: {e}"))?
         .decode()
         .map_err(|e| {
-            bad(format!(
+            format!(
                 "not an image Fovea can read ({e}); use PNG, JPEG, BMP, GIF, PNM, TIFF or WebP"
-            ))
+            )
         })?;
     let img = match size {
         Some((h, w)) if (h, w) != (img.height() as usize, img.width() as usize) => {
@@ -60,12 +70,7 @@ pub fn read_image(
             }
             planar
         }
-        other => {
-            return Err(Error::Config {
-                what: "image channels",
-                msg: format!("{other} channels; use 1 (grey) or 3 (RGB)"),
-            })
-        }
+        other => return Err(format!("{other} channels; use 1 (grey) or 3 (RGB)")),
     };
     Ok((bytes, (channels, h, w)))
 }

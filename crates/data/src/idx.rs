@@ -26,21 +26,20 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
 /// and checks the magic number, the rank and that the length matches the dimensions.
 pub fn read_idx(path: &Path) -> Result<Idx> {
     let raw = std::fs::read(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+    decode_idx(&raw).map_err(|reason| bad(path, reason))
+}
+
+/// [`read_idx`] on bytes in memory (gzipped or not); the error is the reason.
+pub fn decode_idx(raw: &[u8]) -> std::result::Result<Idx, String> {
+    if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        GzDecoder::new(&raw[..])
+        GzDecoder::new(raw)
             .read_to_end(&mut out)
-            .map_err(|e| {
-                bad(
-                    path,
-                    format!("gzip data is corrupt or truncated ({e}); fetch the file again"),
-                )
-            })?;
-        out
+            .map_err(|e| format!("gzip data is corrupt or truncated ({e}); fetch the file again"))?;
+        parse_idx(&out)
     } else {
-        raw
-    };
-    parse_idx(&bytes).map_err(|reason| bad(path, reason))
+        parse_idx(raw)
+    }
 }
 
 /// Parses IDX bytes; the error is the reason.

@@ -34,6 +34,29 @@ impl Normalize {
         Ok(Normalize { mean, std })
     }
 
+    /// Per-channel mean and std of a dataset's pixels scaled to 0..1 (std at least 1e-3),
+    /// the normalisation an image-folder dataset trains with.
+    pub fn of_dataset(d: &crate::ImageDataset) -> Result<Normalize> {
+        let (c, h, w) = d.image_shape;
+        let plane = h * w;
+        let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
+        for i in 0..d.len() {
+            for (k, &b) in d.image(i).iter().enumerate() {
+                let v = b as f64 / 255.0;
+                sum[k / plane] += v;
+                sq[k / plane] += v * v;
+            }
+        }
+        let n = (d.len() * plane).max(1) as f64;
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| ((q / n - (*m as f64).powi(2)).max(1e-12).sqrt() as f32).max(1e-3))
+            .collect();
+        Normalize::per_channel(mean, std)
+    }
+
     /// Only `byte / 255`.
     pub fn identity() -> Normalize {
         Normalize {

@@ -352,6 +352,11 @@ impl Engine {
         self.features
     }
 
+    /// The adapter's own description (name, vendor, backend, type, driver).
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
     /// The limits the device was opened with.
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits

@@ -14,6 +14,68 @@ use crate::error::{Error, Result};
 use fovea_device::Array;
 use fovea_graph::Tensor;
 
+/// The optimizer `fovea train --optimizer` names: `sgd` (with momentum), `adam` or `adamw`.
+pub fn by_name(
+    name: &str,
+    params: Vec<Tensor>,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+) -> Result<Box<dyn Optimizer>> {
+    Ok(match name {
+        "sgd" => Box::new(
+            Sgd::new(params, lr)
+                .momentum(momentum)
+                .weight_decay(weight_decay),
+        ),
+        "adam" => Box::new(Adam::new(params, lr).weight_decay(weight_decay)),
+        "adamw" => Box::new(Adam::adamw(params, lr).weight_decay(weight_decay)),
+        other => {
+            return Err(Error::Config {
+                what: "optimizer",
+                msg: format!("unknown optimizer `{other}`; known: sgd, adam, adamw"),
+            })
+        }
+    })
+}
+
+/// A schedule and whether it steps after every batch (one-cycle) rather than every epoch.
+pub type Schedule = (Box<dyn LrScheduler>, bool);
+
+/// The schedule `fovea train --schedule` names over `epochs` epochs of `steps_per_epoch`
+/// batches: `none`, `step` (x0.1 every third of the epochs), `cosine` (to 0 at the end) or
+/// `onecycle` (peaking at `max_lr`).
+pub fn schedule_by_name(
+    name: &str,
+    opt: &mut dyn Optimizer,
+    epochs: usize,
+    steps_per_epoch: usize,
+    max_lr: f32,
+) -> Result<Option<Schedule>> {
+    Ok(match name {
+        "none" => None,
+        "step" => Some((Box::new(StepLr::new(opt, (epochs / 3).max(1), 0.1)?), false)),
+        "cosine" => Some((
+            Box::new(CosineAnnealingLr::new(opt, epochs.max(1), 0.0)?),
+            false,
+        )),
+        "onecycle" => Some((
+            Box::new(OneCycleLr::new(
+                opt,
+                max_lr,
+                (epochs * steps_per_epoch).max(1),
+            )?),
+            true,
+        )),
+        other => {
+            return Err(Error::Config {
+                what: "schedule",
+                msg: format!("unknown schedule `{other}`; known: none, step, cosine, onecycle"),
+            })
+        }
+    })
+}
+
 /// The optimizer's state copied to the host through the async read path (every target).
 pub async fn state_dict_async(opt: &dyn Optimizer) -> Result<Vec<NamedTensor>> {
     crate::checkpoint::read_named(opt.state_arrays()?).await
