@@ -43,17 +43,25 @@ lint:
 
 wasm-check:
 	$(CARGO) check -p fovea-device -p fovea-graph -p fovea-nn -p fovea-models -p fovea-data \
-		-p fovea-vis -p fovea-io --target wasm32-unknown-unknown
+		-p fovea-vis -p fovea-io -p fovea-web --target wasm32-unknown-unknown
 
 ## Tests compiled to wasm32 and run in headless Chromium by wasm-bindgen-test-runner, on the
 ## browser's WebGPU (SwiftShader here) against the CPU backend built for wasm. Chromium's
-## arguments come from crates/device/webdriver.json.
+## arguments come from webdriver.json files (`--enable-unsafe-webgpu`); the fallback suite
+## runs Chromium without it, so no WebGPU adapter opens.
 WEB_TEST_ENV = CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	CHROMEDRIVER=$$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=900 \
-	WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/crates/device/webdriver.json
+	CHROMEDRIVER=$$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=900
+WEBGPU_ON = WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/crates/web/webdriver.json
+WEBGPU_OFF = WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/crates/web/webdriver-no-webgpu.json
 web-test:
-	$(CARGO) clippy -p fovea-device --target wasm32-unknown-unknown --test browser -- -D warnings
-	$(WEB_TEST_ENV) $(CARGO) test -p fovea-device --target wasm32-unknown-unknown --test browser
+	$(CARGO) clippy -p fovea-device -p fovea-web --target wasm32-unknown-unknown --tests \
+		-- -D warnings
+	$(WEB_TEST_ENV) $(WEBGPU_ON) $(CARGO) test -p fovea-device --target wasm32-unknown-unknown \
+		--test browser
+	$(WEB_TEST_ENV) $(WEBGPU_ON) $(CARGO) test -p fovea-web --target wasm32-unknown-unknown \
+		--test browser --test browser_worker
+	$(WEB_TEST_ENV) $(WEBGPU_OFF) $(CARGO) test -p fovea-web --target wasm32-unknown-unknown \
+		--test browser_fallback
 
 bench: setup
 	$(CARGO) run --release -p fovea-cli -- bench matmul

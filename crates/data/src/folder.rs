@@ -34,13 +34,16 @@ pub fn read_image(
     decode_image(&raw, channels, size).map_err(bad)
 }
 
+/// An image's `C * H * W` bytes and `(C, H, W)`.
+pub type DecodedImage = (Vec<u8>, (usize, usize, usize));
+
 /// [`read_image`] on the bytes of an encoded image (an upload in the browser); the error is
 /// the reason.
 pub fn decode_image(
     raw: &[u8],
     channels: usize,
     size: Option<(usize, usize)>,
-) -> std::result::Result<(Vec<u8>, (usize, usize, usize)), String> {
+) -> std::result::Result<DecodedImage, String> {
     let img = image::ImageReader::new(std::io::Cursor::new(raw))
         .with_guessed_format()
         .map_err(|e| format!("cannot read: {e}"))?

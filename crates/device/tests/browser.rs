@@ -1,7 +1,7 @@
 //! Every op family on the browser's WebGPU against the CPU backend compiled to wasm, in
 //! headless Chromium (SwiftShader: correctness, not speed). Run by `make web-test`:
 //! `wasm-bindgen-test-runner` drives Chromium through chromedriver with the arguments in
-//! `crates/device/webdriver.json` (`--enable-unsafe-webgpu`).
+//! `crates/web/webdriver.json` (`--enable-unsafe-webgpu`).
 //!
 //! Reads go through `to_vec_async`: in a browser nothing may block on the GPU. Shapes are
 //! small and awkward (odd sizes, batch 1, sizes off the workgroup multiple).

@@ -93,7 +93,7 @@ impl Classifier {
     pub async fn predict_pixels(&self, pixels: &[u8], invert: bool) -> Result<Vec<Vec<f32>>> {
         let (c, h, w) = self.run.input();
         let per = c * h * w;
-        if pixels.is_empty() || pixels.len() % per != 0 {
+        if pixels.is_empty() || !pixels.len().is_multiple_of(per) {
             return Err(format!(
                 "{} pixel bytes are not whole {c}x{h}x{w} images; give N * {per} bytes",
                 pixels.len()

@@ -147,7 +147,10 @@ impl Session {
         };
         Session {
             report: DeviceReport {
-                backend: format!("{:?}", info.backend).to_lowercase(),
+                backend: match info.backend {
+                    wgpu::Backend::BrowserWebGpu => "webgpu".into(),
+                    other => format!("{other:?}").to_lowercase(),
+                },
                 adapter,
                 device_type: format!("{:?}", info.device_type),
                 software: info.device_type == wgpu::DeviceType::Cpu,

@@ -1,0 +1,347 @@
+//! The JavaScript API (wasm-bindgen). Every call that reads the GPU returns a Promise;
+//! results are plain objects (numbers, arrays, strings) and pixels are `Uint8Array`s.
+//! One call at a time per object: a second call while a Promise is pending is refused
+//! with a "busy" error instead of interleaving two training steps.
+
+// Deliberate: the borrow held across `.await` is the busy guard; a second call meets
+// `try_borrow_mut` and gets an error, never a panic.
+#![allow(clippy::await_holding_refcell_ref)]
+
+use crate::{Classifier, Dataset, Session, TrainSettings, Trainer, Want};
+use js_sys::{Promise, Uint8Array};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+/// Rust error text as a JS `Error`.
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    js_sys::Error::new(&e.to_string()).into()
+}
+
+/// A serialisable value as a plain JS object (through JSON: small results only).
+fn to_js(v: &impl Serialize) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(v).map_err(js_err)?;
+    js_sys::JSON::parse(&text)
+}
+
+/// A finished epoch: its row and the test evaluation.
+#[derive(Serialize)]
+struct EpochOut {
+    row: crate::run::EpochRow,
+    evaluation: crate::Evaluation,
+}
+
+/// `{safetensors: Uint8Array, runJson: string}`.
+fn checkpoint_js(bytes: &[u8], json: String) -> Result<JsValue, JsValue> {
+    let out = js_sys::Object::new();
+    js_sys::Reflect::set(&out, &"safetensors".into(), &Uint8Array::from(bytes))?;
+    js_sys::Reflect::set(&out, &"runJson".into(), &json.into())?;
+    Ok(out.into())
+}
+
+/// Sets the panic hook once so a Rust panic shows in the console with its message.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        web_log(&format!("fovea panicked: {info}"));
+    }));
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn web_log(s: &str);
+}
+
+/// An open device (`await FoveaSession.open("best")`).
+#[wasm_bindgen(js_name = FoveaSession)]
+pub struct JsSession(Session);
+
+#[wasm_bindgen(js_class = FoveaSession)]
+impl JsSession {
+    /// Opens `"gpu"` (WebGPU or fail), `"cpu"`, or `"best"` (WebGPU, else the CPU backend
+    /// with the reason in `report.fallback_reason`).
+    pub fn open(want: String) -> Promise {
+        future_to_promise(async move {
+            let want = Want::parse(&want).map_err(js_err)?;
+            let s = Session::open(want).await.map_err(js_err)?;
+            Ok(JsSession(s).into())
+        })
+    }
+
+    /// `{backend, adapter, device_type, software, fallback_reason, limits, features}`.
+    #[wasm_bindgen(getter)]
+    pub fn report(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.0.report)
+    }
+}
+
+/// Images with labels (`FoveaDataset.fromIdx(...)`, `FoveaDataset.fromImages(...)`).
+#[wasm_bindgen(js_name = FoveaDataset)]
+pub struct JsDataset(Dataset);
+
+#[wasm_bindgen(js_class = FoveaDataset)]
+impl JsDataset {
+    /// One split of `"fashion-mnist"` or `"mnist"` from its images and labels IDX files
+    /// (gzipped or not).
+    #[wasm_bindgen(js_name = fromIdx)]
+    pub fn from_idx(kind: &str, images: &[u8], labels: &[u8]) -> Result<JsDataset, JsValue> {
+        Dataset::from_idx(kind, images, labels)
+            .map(JsDataset)
+            .map_err(js_err)
+    }
+
+    /// Encoded images (PNG, JPEG, ...) with a class name each, decoded to `channels`
+    /// planes of `size x size`; `norm_from` gives the normalisation of another dataset (the
+    /// training split), otherwise these images' own statistics are used.
+    #[wasm_bindgen(js_name = fromImages)]
+    pub fn from_images(
+        classes: Vec<String>,
+        files: Vec<Uint8Array>,
+        channels: usize,
+        size: usize,
+        norm_from: Option<JsDataset>,
+    ) -> Result<JsDataset, JsValue> {
+        if classes.len() != files.len() {
+            return Err(js_err(format!(
+                "{} class names for {} files; give one class per file",
+                classes.len(),
+                files.len()
+            )));
+        }
+        let pairs: Vec<(String, Vec<u8>)> = classes
+            .into_iter()
+            .zip(files.iter().map(Uint8Array::to_vec))
+            .collect();
+        Dataset::from_images(&pairs, channels, (size, size), norm_from.map(|d| d.0.norm))
+            .map(JsDataset)
+            .map_err(js_err)
+    }
+
+    /// Images `start..end` as a new dataset.
+    pub fn slice(&self, start: usize, end: usize) -> JsDataset {
+        JsDataset(self.0.slice(start, end))
+    }
+
+    /// The number of images.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Class names, by label.
+    #[wasm_bindgen(getter)]
+    pub fn classes(&self) -> Vec<String> {
+        self.0.images.classes.clone()
+    }
+
+    /// The label of image `i`.
+    pub fn label(&self, i: usize) -> u8 {
+        self.0.images.labels[i]
+    }
+
+    /// The raw bytes of image `i` (`C * H * W`, 0-255).
+    pub fn image(&self, i: usize) -> Vec<u8> {
+        self.0.images.image(i).to_vec()
+    }
+}
+
+/// A model with its classes and normalisation (`FoveaClassifier.load(...)`), or the one a
+/// [`JsTrainer`] trains.
+#[wasm_bindgen(js_name = FoveaClassifier)]
+#[derive(Clone)]
+pub struct JsClassifier(Rc<RefCell<Classifier>>);
+
+/// Borrows the classifier for the length of a Promise, refusing a second call meanwhile.
+macro_rules! busy {
+    ($cell:expr) => {
+        $cell.try_borrow_mut().map_err(|_| {
+            js_err("busy: another call on this model is still running; await it first")
+        })?
+    };
+}
+
+#[wasm_bindgen(js_class = FoveaClassifier)]
+impl JsClassifier {
+    /// Loads `safetensors` bytes (a `fovea train` run's `best.safetensors`, or what
+    /// `checkpoint()` saved) with the `run.json` text beside them, onto the session's
+    /// device.
+    pub fn load(
+        session: &JsSession,
+        safetensors: &[u8],
+        run_json: &str,
+    ) -> Result<JsClassifier, JsValue> {
+        let c = Classifier::load(&session.0.device, safetensors, run_json).map_err(js_err)?;
+        Ok(JsClassifier(Rc::new(RefCell::new(c))))
+    }
+
+    /// Class names, by label.
+    #[wasm_bindgen(getter)]
+    pub fn classes(&self) -> Vec<String> {
+        self.0.borrow().run.classes.clone()
+    }
+
+    /// The run description as `run.json` text.
+    #[wasm_bindgen(js_name = runJson)]
+    pub fn run_json(&self) -> String {
+        self.0.borrow().run.to_json()
+    }
+
+    /// Resolves to the probabilities of each image in `pixels` (`N * C * H * W` bytes at
+    /// the model's input size), an array per image; `invert` flips dark and light first.
+    #[wasm_bindgen(js_name = predictPixels)]
+    pub fn predict_pixels(&self, pixels: Vec<u8>, invert: bool) -> Promise {
+        let me = self.0.clone();
+        future_to_promise(async move {
+            let c = busy!(me);
+            let p = c.predict_pixels(&pixels, invert).await.map_err(js_err)?;
+            to_js(&p)
+        })
+    }
+
+    /// Resolves to the probabilities of an encoded image (PNG, JPEG, ...), resized to the
+    /// model's input as `fovea predict` does.
+    #[wasm_bindgen(js_name = predictImage)]
+    pub fn predict_image(&self, encoded: Vec<u8>, invert: bool) -> Promise {
+        let me = self.0.clone();
+        future_to_promise(async move {
+            let c = busy!(me);
+            let p = c.predict_image(&encoded, invert).await.map_err(js_err)?;
+            to_js(&p)
+        })
+    }
+
+    /// Resolves to `{loss, acc, confusion, predicted}` on `data`.
+    pub fn evaluate(&self, data: &JsDataset) -> Promise {
+        let (me, data) = (self.0.clone(), data.0.clone());
+        future_to_promise(async move {
+            let c = busy!(me);
+            to_js(&c.evaluate(&data, 500).await.map_err(js_err)?)
+        })
+    }
+
+    /// Resolves to `{safetensors: Uint8Array, runJson: string}`: a checkpoint `fovea`
+    /// and PyTorch load.
+    pub fn checkpoint(&self) -> Promise {
+        let me = self.0.clone();
+        future_to_promise(async move {
+            let c = busy!(me);
+            let (bytes, json) = c.checkpoint().await.map_err(js_err)?;
+            checkpoint_js(&bytes, json)
+        })
+    }
+}
+
+/// Training a step or an epoch at a time (`FoveaTrainer.create(session, settings, data)`).
+#[wasm_bindgen(js_name = FoveaTrainer)]
+pub struct JsTrainer(Rc<RefCell<Trainer>>);
+
+#[wasm_bindgen(js_class = FoveaTrainer)]
+impl JsTrainer {
+    /// A fresh model for `train` with `settings` (`{model, arch, optimizer, lr, momentum,
+    /// weight_decay, schedule, epochs, batch_size, seed}`, each optional with `fovea
+    /// train`'s defaults). Errors name the setting and the fix.
+    pub fn create(
+        session: &JsSession,
+        settings: JsValue,
+        train: &JsDataset,
+    ) -> Result<JsTrainer, JsValue> {
+        let text = if settings.is_undefined() || settings.is_null() {
+            "{}".to_string()
+        } else {
+            js_sys::JSON::stringify(&settings)?
+                .as_string()
+                .unwrap_or_default()
+        };
+        let s: TrainSettings = serde_json::from_str(&text)
+            .map_err(|e| js_err(format!("training settings: {e}")))?;
+        let t = Trainer::new(&session.0.device, &s, &train.0).map_err(js_err)?;
+        Ok(JsTrainer(Rc::new(RefCell::new(t))))
+    }
+
+    /// Resolves to `{step, epoch, batch, batches, loss, acc, images_per_s, lr}` after one
+    /// training step.
+    pub fn step(&self) -> Promise {
+        let me = self.0.clone();
+        future_to_promise(async move {
+            let mut t = busy!(me);
+            to_js(&t.step().await.map_err(js_err)?)
+        })
+    }
+
+    /// Whether the epoch under way has run all its batches.
+    #[wasm_bindgen(js_name = epochDone)]
+    pub fn epoch_done(&self) -> bool {
+        self.0.borrow().epoch_done()
+    }
+
+    /// Resolves to `{row, evaluation}` after closing the epoch: the schedule steps, the
+    /// model is evaluated on `test`, and training moves to the next epoch.
+    #[wasm_bindgen(js_name = finishEpoch)]
+    pub fn finish_epoch(&self, test: &JsDataset) -> Promise {
+        let (me, test) = (self.0.clone(), test.0.clone());
+        future_to_promise(async move {
+            let mut t = busy!(me);
+            let (row, evaluation) = t.finish_epoch(&test).await.map_err(js_err)?;
+            to_js(&EpochOut { row, evaluation })
+        })
+    }
+
+    /// Resolves to the row and evaluation of a whole epoch (the rest of the one under
+    /// way), calling `progress(report)` after every step.
+    pub fn epoch(&self, test: &JsDataset, progress: js_sys::Function) -> Promise {
+        let (me, test) = (self.0.clone(), test.0.clone());
+        future_to_promise(async move {
+            let mut t = busy!(me);
+            let mut failed = None;
+            let (row, evaluation) = t
+                .epoch(&test, &mut |r| {
+                    if let Err(e) = to_js(r).and_then(|v| progress.call1(&JsValue::NULL, &v)) {
+                        failed.get_or_insert(e);
+                    }
+                })
+                .await
+                .map_err(js_err)?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            to_js(&EpochOut { row, evaluation })
+        })
+    }
+
+    /// [`JsClassifier::predict_pixels`] on the model being trained.
+    #[wasm_bindgen(js_name = predictPixels)]
+    pub fn predict_pixels(&self, pixels: Vec<u8>, invert: bool) -> Promise {
+        let me = self.0.clone();
+        future_to_promise(async move {
+            let t = busy!(me);
+            let p = t
+                .classifier
+                .predict_pixels(&pixels, invert)
+                .await
+                .map_err(js_err)?;
+            to_js(&p)
+        })
+    }
+
+    /// [`JsClassifier::evaluate`] on the model being trained.
+    pub fn evaluate(&self, data: &JsDataset) -> Promise {
+        let (me, data) = (self.0.clone(), data.0.clone());
+        future_to_promise(async move {
+            let t = busy!(me);
+            to_js(&t.classifier.evaluate(&data, 500).await.map_err(js_err)?)
+        })
+    }
+
+    /// [`JsClassifier::checkpoint`] of the model being trained.
+    pub fn checkpoint(&self) -> Promise {
+        let me = self.0.clone();
+        future_to_promise(async move {
+            let t = busy!(me);
+            let (bytes, json) = t.classifier.checkpoint().await.map_err(js_err)?;
+            checkpoint_js(&bytes, json)
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! fovea-web in headless Chromium (`make web-test`): the PyTorch seed-Net case and a short
+//! Fashion-MNIST training run on the browser's WebGPU (SwiftShader here) and on the CPU
+//! backend compiled to wasm, every read through the async path.
+//!
+//! The data are the real files: Fashion-MNIST's test split from Debian's
+//! `dataset-fashion-mnist` (installed by `make setup`) and PyTorch's seed-Net fixture,
+//! compiled into the test.
+#![cfg(target_arch = "wasm32")]
+
+use fovea_device::{Array, CrossEntropyOptions, Device};
+use fovea_graph::{cross_entropy, Tensor};
+use fovea_nn::checkpoint::{load_state, NamedTensor};
+use fovea_nn::{ModuleExt, Optimizer, Sgd};
+use fovea_web::{Classifier, Dataset, Session, TrainSettings, Trainer, Want};
+use std::collections::HashMap;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SEED_NET: &[u8] = include_bytes!("../../../tests/fixtures/seed_net_torch.safetensors");
+const TEST_IMAGES: &[u8] =
+    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+const TEST_LABELS: &[u8] =
+    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
+
+async fn webgpu() -> Session {
+    let s = Session::open(Want::Gpu)
+        .await
+        .expect("WebGPU (Chromium needs --enable-unsafe-webgpu, see webdriver.json)");
+    assert!(!s.device.is_cpu());
+    s
+}
+
+async fn devices() -> Vec<Device> {
+    vec![webgpu().await.device, Device::cpu()]
+}
+
+async fn close(what: &str, got: &Array, want: &NamedTensor, tol: f32) {
+    let g = got.to_vec_async().await.unwrap();
+    assert_eq!(g.len(), want.data.len(), "{what}: size");
+    let scale = want.data.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in g.iter().zip(&want.data).enumerate() {
+        assert!((a - b).abs() <= tol * scale, "{what}: element {i}: {a} vs PyTorch {b}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_opens_with_the_adapters_limits_and_names_it() {
+    let s = webgpu().await;
+    let r = &s.report;
+    assert_eq!(r.backend, "webgpu");
+    assert!(!r.adapter.is_empty(), "{r:?}");
+    assert!(r.fallback_reason.is_none());
+    assert!(r.limits["maxStorageBufferBindingSize"] >= 128 << 20, "{r:?}");
+    assert!(r.limits["maxComputeInvocationsPerWorkgroup"] >= 256, "{r:?}");
+}
+
+#[wasm_bindgen_test]
+async fn the_seed_net_matches_pytorch_on_webgpu_and_the_wasm_cpu_backend() {
+    let fx: HashMap<String, NamedTensor> = fovea_nn::parse_safetensors(SEED_NET, "seed net")
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect();
+    let init: Vec<NamedTensor> = fx
+        .values()
+        .filter_map(|t| {
+            let name = t.name.strip_prefix("init.")?.to_string();
+            Some(NamedTensor { name, ..t.clone() })
+        })
+        .collect();
+    for dev in devices().await {
+        let net = fovea_models::build("net", None, (1, 28, 28), 10).unwrap();
+        load_state(net.as_ref(), &init, true, "seed net").unwrap();
+        net.to_device(&dev).unwrap();
+        net.train();
+        let input = &fx["input"];
+        let x = Tensor::new(Array::from_slice(&dev, &input.data, &input.shape).unwrap());
+        let n = fx["labels"].data.len();
+        let y = Array::from_slice(&dev, &fx["labels"].data, &[n]).unwrap();
+        let logits = net.forward(&x).unwrap();
+        let loss = cross_entropy(&logits, &y, CrossEntropyOptions::default()).unwrap();
+        let mut opt = Sgd::new(net.parameters(), 0.1).momentum(0.9);
+        opt.zero_grad();
+        loss.backward().unwrap();
+        let tag = |w: &str| format!("seed net on {dev}: {w}");
+        close(&tag("logits"), &logits.array(), &fx["logits"], 1e-4).await;
+        close(&tag("loss"), &loss.array(), &fx["loss"], 1e-4).await;
+        for (name, p) in net.named_parameters() {
+            let g = p.grad().expect("a gradient");
+            close(&tag(&format!("grad.{name}")), &g, &fx[&format!("grad.{name}")], 1e-4).await;
+        }
+        opt.step().unwrap();
+        for (name, t) in net.state_dict() {
+            let want = &fx[&format!("step1.{name}")];
+            close(&tag(&format!("step1.{name}")), &t.array(), want, 1e-4).await;
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn training_on_fashion_mnist_lowers_the_loss_and_checkpoints_round_trip() {
+    let all = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS).unwrap();
+    let (train, test) = (all.slice(0, 30 * 32), all.slice(9800, 10000));
+    let settings = TrainSettings {
+        batch_size: 32,
+        epochs: 1,
+        ..TrainSettings::default()
+    };
+    for dev in devices().await {
+        let mut t = Trainer::new(&dev, &settings, &train).unwrap();
+        let mut losses = Vec::new();
+        let (row, eval) = t.epoch(&test, &mut |r| losses.push(r.loss)).await.unwrap();
+        assert_eq!(losses.len(), 30);
+        let mean = |s: &[f32]| s.iter().sum::<f32>() / s.len() as f32;
+        assert!(
+            mean(&losses[24..]) < 0.75 * mean(&losses[..3]),
+            "the loss falls on {dev}: {losses:?}"
+        );
+        assert!(eval.acc > 0.5, "test accuracy {} on {dev}", eval.acc);
+        assert!(row.images_per_s > 0.0);
+        assert_eq!(eval.confusion.iter().flatten().sum::<u64>(), 200);
+
+        // The checkpoint loads back (on the CPU backend) and predicts the same classes.
+        let (bytes, json) = t.classifier.checkpoint().await.unwrap();
+        let back = Classifier::load(&Device::cpu(), &bytes, &json).unwrap();
+        let pixels = &test.images.pixels[..8 * 784];
+        let a = t.classifier.predict_pixels(pixels, false).await.unwrap();
+        let b = back.predict_pixels(pixels, false).await.unwrap();
+        for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+            for (u, v) in p.iter().zip(q) {
+                assert!((u - v).abs() < 1e-4, "image {i} on {dev}: {p:?} vs {q:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The CPU fallback: Chromium started without `--enable-unsafe-webgpu`
+//! (`crates/web/webdriver-no-webgpu.json`), so no WebGPU adapter opens. `Want::Best`
+//! falls back to the CPU backend built for wasm and says why; the same training step runs
+//! there. Run by `make web-test` with that webdriver file.
+#![cfg(target_arch = "wasm32")]
+
+use fovea_web::{Dataset, Session, TrainSettings, Trainer, Want};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const TEST_IMAGES: &[u8] =
+    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+const TEST_LABELS: &[u8] =
+    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
+
+#[wasm_bindgen_test]
+async fn without_webgpu_training_falls_back_to_the_cpu_backend_and_says_why() {
+    let e = Session::open(Want::Gpu).await.err().expect(
+        "no WebGPU adapter: this suite runs Chromium without --enable-unsafe-webgpu",
+    );
+    assert!(e.contains("WebGPU"), "{e}");
+    let s = Session::open(Want::Best).await.unwrap();
+    assert!(s.device.is_cpu());
+    assert_eq!(s.report.backend, "cpu");
+    let why = s.report.fallback_reason.clone().expect("a reason");
+    assert!(why.contains("WebGPU"), "{why}");
+
+    let data = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS)
+        .unwrap()
+        .slice(0, 256);
+    let settings = TrainSettings {
+        batch_size: 32,
+        ..TrainSettings::default()
+    };
+    let mut t = Trainer::new(&s.device, &settings, &data).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..8 {
+        losses.push(t.step().await.unwrap().loss);
+    }
+    assert!(losses[7] < losses[0], "the loss falls on the fallback: {losses:?}");
+}

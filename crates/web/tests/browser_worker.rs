@@ -1,0 +1,38 @@
+//! The same training step inside a dedicated Web Worker, where the page will run all of
+//! its compute (`make web-test`; headless Chromium, WebGPU on SwiftShader).
+#![cfg(target_arch = "wasm32")]
+
+use fovea_web::{Dataset, Session, TrainSettings, Trainer, Want};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+const TEST_IMAGES: &[u8] =
+    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+const TEST_LABELS: &[u8] =
+    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
+
+#[wasm_bindgen_test]
+async fn a_worker_opens_webgpu_and_trains() {
+    let global = js_sys::global();
+    let has = |k: &str| js_sys::Reflect::has(&global, &k.into()).unwrap();
+    let in_worker = has("importScripts") && !has("document");
+    assert!(in_worker, "the test runs in a dedicated worker");
+    let s = Session::open(Want::Gpu)
+        .await
+        .expect("WebGPU in a dedicated worker");
+    let data = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS)
+        .unwrap()
+        .slice(0, 256);
+    let settings = TrainSettings {
+        batch_size: 32,
+        ..TrainSettings::default()
+    };
+    let mut t = Trainer::new(&s.device, &settings, &data).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..8 {
+        losses.push(t.step().await.unwrap().loss);
+    }
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(losses[7] < losses[0], "the loss falls in the worker: {losses:?}");
+}
