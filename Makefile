@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup demo tour test lint wasm-check web-test bench
+.PHONY: setup demo tour test lint wasm-check web-test web-bench bench
 
 ## Install missing system pieces (Vulkan driver fallback, wasm target).
 setup:
@@ -62,6 +62,12 @@ web-test:
 		--test browser --test browser_worker
 	$(WEB_TEST_ENV) $(WEBGPU_OFF) $(CARGO) test -p fovea-web --target wasm32-unknown-unknown \
 		--test browser_fallback
+
+## Figures from headless Chromium: open WebGPU, build the Net, first-step latency and
+## training images/s on WebGPU and on the wasm CPU backend (release build).
+web-bench:
+	$(WEB_TEST_ENV) $(WEBGPU_ON) $(CARGO) test --release -p fovea-web \
+		--target wasm32-unknown-unknown --test browser_speed -- --nocapture
 
 bench: setup
 	$(CARGO) run --release -p fovea-cli -- bench matmul

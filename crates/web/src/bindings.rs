@@ -234,31 +234,32 @@ impl JsClassifier {
     }
 }
 
-/// Training a step or an epoch at a time (`FoveaTrainer.create(session, settings, data)`).
+/// Training a step or an epoch at a time (`await FoveaTrainer.create(session, settings,
+/// data)`).
 #[wasm_bindgen(js_name = FoveaTrainer)]
 pub struct JsTrainer(Rc<RefCell<Trainer>>);
 
 #[wasm_bindgen(js_class = FoveaTrainer)]
 impl JsTrainer {
-    /// A fresh model for `train` with `settings` (`{model, arch, optimizer, lr, momentum,
-    /// weight_decay, schedule, epochs, batch_size, seed}`, each optional with `fovea
-    /// train`'s defaults). Errors name the setting and the fix.
-    pub fn create(
-        session: &JsSession,
-        settings: JsValue,
-        train: &JsDataset,
-    ) -> Result<JsTrainer, JsValue> {
-        let text = if settings.is_undefined() || settings.is_null() {
-            "{}".to_string()
-        } else {
-            js_sys::JSON::stringify(&settings)?
-                .as_string()
-                .unwrap_or_default()
-        };
-        let s: TrainSettings = serde_json::from_str(&text)
-            .map_err(|e| js_err(format!("training settings: {e}")))?;
-        let t = Trainer::new(&session.0.device, &s, &train.0).map_err(js_err)?;
-        Ok(JsTrainer(Rc::new(RefCell::new(t))))
+    /// Resolves to a fresh model for `train` with `settings` (`{model, arch, optimizer, lr,
+    /// momentum, weight_decay, schedule, epochs, batch_size, seed}`, each optional with
+    /// `fovea train`'s defaults), its GPU pipelines compiled. Errors name the setting and
+    /// the fix.
+    pub fn create(session: &JsSession, settings: JsValue, train: &JsDataset) -> Promise {
+        let (device, data) = (session.0.device.clone(), train.0.clone());
+        future_to_promise(async move {
+            let text = if settings.is_undefined() || settings.is_null() {
+                "{}".to_string()
+            } else {
+                js_sys::JSON::stringify(&settings)?
+                    .as_string()
+                    .unwrap_or_default()
+            };
+            let s: TrainSettings = serde_json::from_str(&text)
+                .map_err(|e| js_err(format!("training settings: {e}")))?;
+            let t = Trainer::new(&device, &s, &data).await.map_err(js_err)?;
+            Ok(JsTrainer(Rc::new(RefCell::new(t))).into())
+        })
     }
 
     /// Resolves to `{step, epoch, batch, batches, loss, acc, images_per_s, lr}` after one

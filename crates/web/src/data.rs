@@ -25,15 +25,13 @@ impl Dataset {
         })?;
         let img = decode_idx(images).map_err(|e| format!("the images IDX file: {e}"))?;
         let lab = decode_idx(labels).map_err(|e| format!("the labels IDX file: {e}"))?;
-        let images = k
-            .from_idx(img, lab, Some((28, 28)))
-            .map_err(|(which, e)| {
-                let file = ["images", "labels"][which];
-                format!(
-                    "the {file} IDX file: {}",
-                    e.replace("{images}", "the images file")
-                )
-            })?;
+        let images = k.from_idx(img, lab, Some((28, 28))).map_err(|(which, e)| {
+            let file = ["images", "labels"][which];
+            format!(
+                "the {file} IDX file: {}",
+                e.replace("{images}", "the images file")
+            )
+        })?;
         Ok(Dataset {
             name: k.name().into(),
             images,
@@ -58,7 +56,10 @@ impl Dataset {
         classes.sort();
         classes.dedup();
         if classes.len() > 256 {
-            return Err(format!("{} classes; a dataset has at most 256", classes.len()));
+            return Err(format!(
+                "{} classes; a dataset has at most 256",
+                classes.len()
+            ));
         }
         let (mut pixels, mut labels) = (Vec::new(), Vec::new());
         for (i, (class, bytes)) in files.iter().enumerate() {

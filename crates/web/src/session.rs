@@ -174,14 +174,12 @@ async fn open_gpu() -> std::result::Result<Device, String> {
             return Err("this browser offers no WebGPU (navigator.gpu is missing)".into());
         }
     }
-    Device::new_gpu(&GpuOptions::default())
-        .await
-        .map_err(|e| {
-            format!(
-                "no WebGPU adapter opened ({e}); Chromium on Linux needs \
+    Device::new_gpu(&GpuOptions::default()).await.map_err(|e| {
+        format!(
+            "no WebGPU adapter opened ({e}); Chromium on Linux needs \
                  --enable-unsafe-webgpu, other browsers a recent version"
-            )
-        })
+        )
+    })
 }
 
 /// `"<vendor> <architecture>"` from `navigator.gpu.requestAdapter()`'s `info` (for example

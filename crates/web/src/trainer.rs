@@ -104,7 +104,13 @@ pub struct Trainer {
 impl Trainer {
     /// A fresh model for `train`'s images and classes on `device`, with the optimizer and
     /// schedule of `settings`; errors name the setting and the fix, as `fovea train` does.
-    pub fn new(device: &Device, settings: &TrainSettings, train: &Dataset) -> Result<Trainer> {
+    /// On a GPU every pipeline a training step, an evaluation and a prediction use is
+    /// compiled here, so the first step runs at the speed of the others.
+    pub async fn new(
+        device: &Device,
+        settings: &TrainSettings,
+        train: &Dataset,
+    ) -> Result<Trainer> {
         if settings.batch_size == 0 || settings.epochs == 0 {
             return Err(format!(
                 "batch_size {} and epochs {} must both be at least 1",
@@ -146,6 +152,14 @@ impl Trainer {
             best_test_acc: f64::MIN,
             metrics: Vec::new(),
         };
+        if !device.is_cpu() {
+            // A throwaway copy, so the real model's weights and the seed's stream are
+            // exactly those of `fovea train`.
+            let copy = Classifier::build(device, run.clone())?;
+            compile_pipelines(&copy, settings, settings.batch_size.min(train.len()))
+                .await
+                .map_err(err)?;
+        }
         let classifier = Classifier::build(device, run)?;
         let loader = DataLoader::new(Arc::new(train.images.clone()), settings.batch_size)
             .map_err(err)?
@@ -298,4 +312,42 @@ impl Trainer {
         self.batches = None;
         Ok((row, eval))
     }
+}
+
+/// Runs one training step, an evaluation pass and a prediction of `batch` zero images on
+/// `c` (a throwaway model), and waits for them: the device compiles every pipeline these
+/// use, and keeps them for the real model.
+async fn compile_pipelines(
+    c: &Classifier,
+    s: &TrainSettings,
+    batch: usize,
+) -> fovea_nn::Result<()> {
+    let dev = &c.device;
+    let (ch, h, w) = c.run.input();
+    let x = Tensor::new(Array::zeros(dev, &[batch.max(1), ch, h, w])?);
+    let y = Array::zeros(dev, &[batch.max(1)])?;
+    c.model.train();
+    let logits = c.model.call(&x)?;
+    let loss = cross_entropy(&logits, &y, CrossEntropyOptions::default())?;
+    let mut opt = fovea_nn::optim::by_name(
+        &s.optimizer,
+        c.model.parameters(),
+        s.lr,
+        s.momentum,
+        s.weight_decay,
+    )?;
+    loss.backward()?;
+    opt.step()?;
+    let hits = logits
+        .argmax(1, false)?
+        .eq(&y)?
+        .sum(&[], false)?
+        .reshape(&[1])?;
+    let both = Array::concat(&[&loss.array().reshape(&[1])?, &hits], 0)?;
+    c.model.eval();
+    let _guard = fovea_graph::NoGradGuard::new();
+    let probs = c.model.call(&x)?.softmax(-1)?;
+    both.to_vec_async().await?;
+    probs.to_vec_async().await?;
+    Ok(())
 }

@@ -40,7 +40,10 @@ async fn close(what: &str, got: &Array, want: &NamedTensor, tol: f32) {
     assert_eq!(g.len(), want.data.len(), "{what}: size");
     let scale = want.data.iter().fold(1.0f32, |m, v| m.max(v.abs()));
     for (i, (a, b)) in g.iter().zip(&want.data).enumerate() {
-        assert!((a - b).abs() <= tol * scale, "{what}: element {i}: {a} vs PyTorch {b}");
+        assert!(
+            (a - b).abs() <= tol * scale,
+            "{what}: element {i}: {a} vs PyTorch {b}"
+        );
     }
 }
 
@@ -51,8 +54,14 @@ async fn webgpu_opens_with_the_adapters_limits_and_names_it() {
     assert_eq!(r.backend, "webgpu");
     assert!(!r.adapter.is_empty(), "{r:?}");
     assert!(r.fallback_reason.is_none());
-    assert!(r.limits["maxStorageBufferBindingSize"] >= 128 << 20, "{r:?}");
-    assert!(r.limits["maxComputeInvocationsPerWorkgroup"] >= 256, "{r:?}");
+    assert!(
+        r.limits["maxStorageBufferBindingSize"] >= 128 << 20,
+        "{r:?}"
+    );
+    assert!(
+        r.limits["maxComputeInvocationsPerWorkgroup"] >= 256,
+        "{r:?}"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -88,7 +97,13 @@ async fn the_seed_net_matches_pytorch_on_webgpu_and_the_wasm_cpu_backend() {
         close(&tag("loss"), &loss.array(), &fx["loss"], 1e-4).await;
         for (name, p) in net.named_parameters() {
             let g = p.grad().expect("a gradient");
-            close(&tag(&format!("grad.{name}")), &g, &fx[&format!("grad.{name}")], 1e-4).await;
+            close(
+                &tag(&format!("grad.{name}")),
+                &g,
+                &fx[&format!("grad.{name}")],
+                1e-4,
+            )
+            .await;
         }
         opt.step().unwrap();
         for (name, t) in net.state_dict() {
@@ -108,7 +123,7 @@ async fn training_on_fashion_mnist_lowers_the_loss_and_checkpoints_round_trip() 
         ..TrainSettings::default()
     };
     for dev in devices().await {
-        let mut t = Trainer::new(&dev, &settings, &train).unwrap();
+        let mut t = Trainer::new(&dev, &settings, &train).await.unwrap();
         let mut losses = Vec::new();
         let (row, eval) = t.epoch(&test, &mut |r| losses.push(r.loss)).await.unwrap();
         assert_eq!(losses.len(), 30);

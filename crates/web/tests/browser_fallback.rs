@@ -16,9 +16,9 @@ const TEST_LABELS: &[u8] =
 
 #[wasm_bindgen_test]
 async fn without_webgpu_training_falls_back_to_the_cpu_backend_and_says_why() {
-    let e = Session::open(Want::Gpu).await.err().expect(
-        "no WebGPU adapter: this suite runs Chromium without --enable-unsafe-webgpu",
-    );
+    let e = Session::open(Want::Gpu)
+        .await
+        .expect_err("no WebGPU adapter: this suite runs Chromium without --enable-unsafe-webgpu");
     assert!(e.contains("WebGPU"), "{e}");
     let s = Session::open(Want::Best).await.unwrap();
     assert!(s.device.is_cpu());
@@ -33,10 +33,13 @@ async fn without_webgpu_training_falls_back_to_the_cpu_backend_and_says_why() {
         batch_size: 32,
         ..TrainSettings::default()
     };
-    let mut t = Trainer::new(&s.device, &settings, &data).unwrap();
+    let mut t = Trainer::new(&s.device, &settings, &data).await.unwrap();
     let mut losses = Vec::new();
     for _ in 0..8 {
         losses.push(t.step().await.unwrap().loss);
     }
-    assert!(losses[7] < losses[0], "the loss falls on the fallback: {losses:?}");
+    assert!(
+        losses[7] < losses[0],
+        "the loss falls on the fallback: {losses:?}"
+    );
 }

@@ -28,11 +28,14 @@ async fn a_worker_opens_webgpu_and_trains() {
         batch_size: 32,
         ..TrainSettings::default()
     };
-    let mut t = Trainer::new(&s.device, &settings, &data).unwrap();
+    let mut t = Trainer::new(&s.device, &settings, &data).await.unwrap();
     let mut losses = Vec::new();
     for _ in 0..8 {
         losses.push(t.step().await.unwrap().loss);
     }
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
-    assert!(losses[7] < losses[0], "the loss falls in the worker: {losses:?}");
+    assert!(
+        losses[7] < losses[0],
+        "the loss falls in the worker: {losses:?}"
+    );
 }

@@ -17,7 +17,12 @@ fn idx(file: usize) -> Vec<u8> {
         .find()
         .expect("Fashion-MNIST (make setup installs dataset-fashion-mnist)");
     let gz = dir.join(format!("{}.gz", FILES[file]));
-    std::fs::read(if gz.exists() { gz } else { dir.join(FILES[file]) }).unwrap()
+    std::fs::read(if gz.exists() {
+        gz
+    } else {
+        dir.join(FILES[file])
+    })
+    .unwrap()
 }
 
 fn test_set() -> Dataset {
@@ -51,7 +56,7 @@ fn the_page_loop_learns_fashion_mnist_and_its_checkpoint_loads_in_fovea() {
         epochs: 1,
         ..TrainSettings::default()
     };
-    let mut t = Trainer::new(&dev, &settings, &train_set).unwrap();
+    let mut t = fovea_device::block_on(Trainer::new(&dev, &settings, &train_set)).unwrap();
     let mut losses = Vec::new();
     let (row, eval) = fovea_device::block_on(t.epoch(&test, &mut |r| losses.push(r.loss))).unwrap();
     assert_eq!(losses.len(), 32, "2000 images in batches of 64");
@@ -60,7 +65,11 @@ fn the_page_loop_learns_fashion_mnist_and_its_checkpoint_loads_in_fovea() {
         mean(&losses[24..]) < 0.7 * mean(&losses[..4]),
         "the loss falls: {losses:?}"
     );
-    assert!(eval.acc > 0.6, "test accuracy {} after 2000 images", eval.acc);
+    assert!(
+        eval.acc > 0.6,
+        "test accuracy {} after 2000 images",
+        eval.acc
+    );
     assert_eq!(row.test_acc, eval.acc);
     let counted: u64 = eval.confusion.iter().flatten().sum();
     assert_eq!(counted, 400);
@@ -108,7 +117,9 @@ fn a_fovea_train_run_loads_in_the_page_and_predicts_what_fovea_predict_does() {
     }
     // Another architecture's checkpoint is refused, naming what differs.
     let wrong = json.replace("\"model\": \"net\"", "\"model\": \"vgg-small\"");
-    let e = Classifier::load(&Device::cpu(), &bytes, &wrong).err().unwrap();
+    let e = Classifier::load(&Device::cpu(), &bytes, &wrong)
+        .err()
+        .unwrap();
     assert!(e.contains("checkpoint"), "{e}");
 }
 
@@ -151,7 +162,9 @@ fn bad_input_gets_one_clear_error() {
             "onecycle",
         ),
     ] {
-        let e = Trainer::new(&Device::cpu(), &settings, &data).err().unwrap();
+        let e = fovea_device::block_on(Trainer::new(&Device::cpu(), &settings, &data))
+            .err()
+            .unwrap();
         assert!(e.contains(want), "{e}");
     }
 }
