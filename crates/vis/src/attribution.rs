@@ -1,7 +1,8 @@
 //! Gradient attributions: which input pixels a class score (or a channel) depends on.
 //!
 //! All functions take the model in the mode the caller set (use `eval()`), inputs as
-//! normalised `[N, C, H, W]` arrays on the model's device, and return host vectors.
+//! normalised `[N, C, H, W]` arrays on the model's device, and return host vectors. Each
+//! technique is an `async fn` (`*_async`, every target); its plain name is the native twin.
 
 use crate::error::{config, Result};
 use crate::{activation, unknown_layer};
@@ -28,9 +29,18 @@ fn one_hot(x: &Array, logits: &Tensor, targets: &[usize]) -> Result<Array> {
 }
 
 /// The unnormalised class scores (logits) of `x`, without recording gradients.
+pub async fn scores_async(model: &dyn Model, x: &Array) -> Result<Vec<f32>> {
+    let logits = {
+        let _g = fovea_graph::NoGradGuard::new();
+        model.forward(&Tensor::new(x.clone()))?
+    };
+    Ok(logits.to_vec_async().await?)
+}
+
+/// Native twin of [`scores_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn scores(model: &dyn Model, x: &Array) -> Result<Vec<f32>> {
-    let _g = fovea_graph::NoGradGuard::new();
-    Ok(model.forward(&Tensor::new(x.clone()))?.to_vec()?)
+    fovea_device::block_on(scores_async(model, x))
 }
 
 /// `d logits[n, targets[n]] / d x` for every image: `[N, C, H, W]`.
@@ -43,14 +53,26 @@ pub fn input_gradients(model: &dyn Model, x: &Array, targets: &[usize]) -> Resul
 }
 
 /// `max_c |g[n, c, y, x]|` of a `[N, C, H, W]` gradient: `[N, H, W]` maps.
+pub async fn max_abs_over_channels_async(g: &Array) -> Result<Vec<f32>> {
+    Ok(g.abs()?.max(&[1], false)?.to_vec_async().await?)
+}
+
+/// Native twin of [`max_abs_over_channels_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn max_abs_over_channels(g: &Array) -> Result<Vec<f32>> {
-    Ok(g.abs()?.max(&[1], false)?.to_vec()?)
+    fovea_device::block_on(max_abs_over_channels_async(g))
 }
 
 /// Simonyan et al.'s saliency: the largest absolute gradient over channels of each image's
 /// target score, `[N, H, W]`.
+pub async fn saliency_async(model: &dyn Model, x: &Array, targets: &[usize]) -> Result<Vec<f32>> {
+    max_abs_over_channels_async(&input_gradients(model, x, targets)?).await
+}
+
+/// Native twin of [`saliency_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn saliency(model: &dyn Model, x: &Array, targets: &[usize]) -> Result<Vec<f32>> {
-    max_abs_over_channels(&input_gradients(model, x, targets)?)
+    fovea_device::block_on(saliency_async(model, x, targets))
 }
 
 /// SmoothGrad's settings (Smilkov et al.).
@@ -77,7 +99,7 @@ impl Default for SmoothGrad {
 
 /// SmoothGrad of one image (`[1, C, H, W]`): the saliency map averaged over noisy copies,
 /// all copies in one batch. Returns `[H, W]`.
-pub fn smoothgrad(
+pub async fn smoothgrad_async(
     model: &dyn Model,
     x: &Array,
     target: usize,
@@ -93,7 +115,7 @@ pub fn smoothgrad(
             ),
         ));
     }
-    let v = x.to_vec()?;
+    let v = x.to_vec_async().await?;
     let (lo, hi) = crate::picture::bounds(&v);
     let sigma = cfg.noise * (hi - lo).max(1e-6);
     let mut rng = StdRng::seed_from_u64(cfg.seed);
@@ -106,11 +128,22 @@ pub fn smoothgrad(
         &noisy,
         &[cfg.samples, shape[1], shape[2], shape[3]],
     )?;
-    let maps = saliency(model, &batch, &vec![target; cfg.samples])?;
+    let maps = saliency_async(model, &batch, &vec![target; cfg.samples]).await?;
     let plane = shape[2] * shape[3];
     Ok((0..plane)
         .map(|i| (0..cfg.samples).map(|s| maps[s * plane + i]).sum::<f32>() / cfg.samples as f32)
         .collect())
+}
+
+/// Native twin of [`smoothgrad_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn smoothgrad(
+    model: &dyn Model,
+    x: &Array,
+    target: usize,
+    cfg: SmoothGrad,
+) -> Result<Vec<f32>> {
+    fovea_device::block_on(smoothgrad_async(model, x, target, cfg))
 }
 
 /// A standard normal draw (Box-Muller).
@@ -137,43 +170,85 @@ pub enum Explain {
 /// Guided backpropagation (Springenberg et al.) of one image `[1, C, H, W]`: the input
 /// gradient with every ReLU passing back only positive gradients where its input was
 /// positive. Returns `[C, H, W]`.
-pub fn guided_backprop(model: &dyn Model, x: &Array, what: &Explain) -> Result<Vec<f32>> {
-    let _guided = override_backward("relu", guided_relu_backward);
-    let _frozen = crate::Frozen::new(model);
-    let xt = Tensor::param(x.clone());
-    match what {
-        Explain::Class(c) => {
-            let logits = model.forward(&xt)?;
-            logits.backward_with(&one_hot(x, &logits, &[*c])?)?;
-        }
-        Explain::Channel { layer, channel } => {
-            let act = activation(model, &xt, layer)?;
-            let shape = act.shape().to_vec();
-            if shape.len() != 4 || *channel >= shape[1] {
-                return Err(config(
-                    "guided backprop",
-                    format!("layer {layer} has shape {shape:?}; pick an image layer and a channel below its channel count"),
-                ));
+pub async fn guided_backprop_async(
+    model: &dyn Model,
+    x: &Array,
+    what: &Explain,
+) -> Result<Vec<f32>> {
+    let grad = {
+        let _frozen = crate::Frozen::new(model);
+        let xt = Tensor::param(x.clone());
+        let (out, seed) = match what {
+            Explain::Class(c) => {
+                let logits = model.forward(&xt)?;
+                let seed = one_hot(x, &logits, &[*c])?;
+                (logits, seed)
             }
-            let plane = shape[2] * shape[3];
-            let v = act.to_vec()?;
-            let at = (0..plane)
-                .max_by(|&a, &b| v[channel * plane + a].total_cmp(&v[channel * plane + b]))
-                .unwrap_or(0);
-            let mut seed = vec![0.0; v.len()];
-            seed[channel * plane + at] = 1.0;
-            act.backward_with(&Array::from_slice(x.device(), &seed, &shape)?)?;
-        }
-    }
-    Ok(xt.grad().expect("the input requires grad").to_vec()?)
+            Explain::Channel { layer, channel } => {
+                let act = activation(model, &xt, layer)?;
+                let shape = act.shape().to_vec();
+                if shape.len() != 4 || *channel >= shape[1] {
+                    return Err(config(
+                        "guided backprop",
+                        format!("layer {layer} has shape {shape:?}; pick an image layer and a channel below its channel count"),
+                    ));
+                }
+                let plane = shape[2] * shape[3];
+                let v = act.to_vec_async().await?;
+                let at = (0..plane)
+                    .max_by(|&a, &b| v[channel * plane + a].total_cmp(&v[channel * plane + b]))
+                    .unwrap_or(0);
+                let mut seed = vec![0.0; v.len()];
+                seed[channel * plane + at] = 1.0;
+                let seed = Array::from_slice(x.device(), &seed, &shape)?;
+                (act, seed)
+            }
+        };
+        // The override applies to backward passes run while it lives; it is a thread-wide
+        // setting, so it never lives across an await.
+        let _guided = override_backward("relu", guided_relu_backward);
+        out.backward_with(&seed)?;
+        xt.grad().expect("the input requires grad")
+    };
+    Ok(grad.to_vec_async().await?)
+}
+
+/// Native twin of [`guided_backprop_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn guided_backprop(model: &dyn Model, x: &Array, what: &Explain) -> Result<Vec<f32>> {
+    fovea_device::block_on(guided_backprop_async(model, x, what))
 }
 
 /// Grad-CAM (Selvaraju et al.) of one image for class `target` at `layer`: the layer's
 /// channels weighted by their average gradient, summed, passed through ReLU, resized to
 /// the input and scaled to `[0, 1]`. Returns `[H, W]`.
+pub async fn grad_cam_async(
+    model: &dyn Model,
+    x: &Array,
+    target: usize,
+    layer: &str,
+) -> Result<Vec<f32>> {
+    let up = {
+        // The input is tracked so every activation is on the tape; the weights are not.
+        let _frozen = crate::Frozen::new(model);
+        cam(model, x, target, layer)?
+    };
+    let up = up.to_vec_async().await?;
+    let max = up.iter().copied().fold(0.0f32, f32::max);
+    Ok(up
+        .iter()
+        .map(|v| if max > 0.0 { v / max } else { 0.0 })
+        .collect())
+}
+
+/// Native twin of [`grad_cam_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn grad_cam(model: &dyn Model, x: &Array, target: usize, layer: &str) -> Result<Vec<f32>> {
-    // The input is tracked so every activation is on the tape; the weights are not.
-    let _frozen = crate::Frozen::new(model);
+    fovea_device::block_on(grad_cam_async(model, x, target, layer))
+}
+
+/// Grad-CAM's map before scaling, `[1, 1, H, W]` on the device.
+fn cam(model: &dyn Model, x: &Array, target: usize, layer: &str) -> Result<Array> {
     let xt = Tensor::param(x.clone());
     let mut act = None;
     let logits = model.forward_taps(&xt, &mut |name, t| {
@@ -194,25 +269,16 @@ pub fn grad_cam(model: &dyn Model, x: &Array, target: usize, layer: &str) -> Res
     }
     logits.backward_with(&one_hot(x, &logits, &[target])?)?;
     let grad = act.grad().expect("retained");
-    cam_from(&act.array(), &grad, (x.shape()[2], x.shape()[3]))
-}
-
-fn cam_from(a: &Array, g: &Array, size: (usize, usize)) -> Result<Vec<f32>> {
-    let weights = g.mean(&[2, 3], true)?;
-    let cam = a.mul(&weights)?.sum(&[1], true)?.relu()?;
-    let up = cam.resize_bilinear(size, false)?.to_vec()?;
-    let max = up.iter().copied().fold(0.0f32, f32::max);
-    Ok(up
-        .iter()
-        .map(|v| if max > 0.0 { v / max } else { 0.0 })
-        .collect())
+    let weights = grad.mean(&[2, 3], true)?;
+    let cam = act.array().mul(&weights)?.sum(&[1], true)?.relu()?;
+    Ok(cam.resize_bilinear((x.shape()[2], x.shape()[3]), false)?)
 }
 
 /// Integrated gradients (Sundararajan et al.) of one image against `baseline` (same shape,
 /// e.g. the normalised value of a black image): `(x - baseline) * mean_k grad(baseline +
 /// a_k (x - baseline))` over `steps` midpoints `a_k = (k + 1/2) / steps`, batched `chunk` at
 /// a time. Returns `[C, H, W]`; its sum approaches `f(x) - f(baseline)`.
-pub fn integrated_gradients(
+pub async fn integrated_gradients_async(
     model: &dyn Model,
     x: &Array,
     baseline: &[f32],
@@ -220,7 +286,7 @@ pub fn integrated_gradients(
     steps: usize,
 ) -> Result<Vec<f32>> {
     let shape = x.shape().to_vec();
-    let v = x.to_vec()?;
+    let v = x.to_vec_async().await?;
     if shape.len() != 4 || shape[0] != 1 || baseline.len() != v.len() || steps == 0 {
         return Err(config(
             "integrated gradients",
@@ -238,7 +304,9 @@ pub fn integrated_gradients(
             batch.extend(v.iter().zip(baseline).map(|(x, b)| b + a * (x - b)));
         }
         let arr = Array::from_slice(x.device(), &batch, &[m, shape[1], shape[2], shape[3]])?;
-        let g = input_gradients(model, &arr, &vec![target; m])?.to_vec()?;
+        let g = input_gradients(model, &arr, &vec![target; m])?
+            .to_vec_async()
+            .await?;
         for j in 0..m {
             for (t, gv) in total.iter_mut().zip(&g[j * v.len()..(j + 1) * v.len()]) {
                 *t += gv;
@@ -251,4 +319,18 @@ pub fn integrated_gradients(
         .zip(v.iter().zip(baseline))
         .map(|(t, (x, b))| (x - b) * t / steps as f32)
         .collect())
+}
+
+/// Native twin of [`integrated_gradients_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn integrated_gradients(
+    model: &dyn Model,
+    x: &Array,
+    baseline: &[f32],
+    target: usize,
+    steps: usize,
+) -> Result<Vec<f32>> {
+    fovea_device::block_on(integrated_gradients_async(
+        model, x, baseline, target, steps,
+    ))
 }

@@ -78,7 +78,7 @@ fn roll(v: &[f32], c: usize, h: usize, w: usize, dy: isize, dx: isize) -> Vec<f3
 /// The objective's gradient w.r.t. the input and its value: the mean of the layer's (or
 /// channel's) activation. Layers after the chosen one may refuse a smaller octave; only the
 /// path up to the layer matters, so their errors are ignored once the layer has run.
-fn ascent(model: &dyn Model, x: &Array, cfg: &Dream) -> Result<(Vec<f32>, f32)> {
+async fn ascent(model: &dyn Model, x: &Array, cfg: &Dream) -> Result<(Vec<f32>, f32)> {
     let xt = Tensor::param(x.clone());
     let mut act = None;
     let run = model.forward_taps(&xt, &mut |name, t| {
@@ -108,16 +108,17 @@ fn ascent(model: &dyn Model, x: &Array, cfg: &Dream) -> Result<(Vec<f32>, f32)> 
         }
     };
     let obj = target.mean(&[], false)?;
-    let value = obj.item()?;
+    let value = obj.item_async().await?;
     obj.backward()?;
-    Ok((xt.grad().expect("input requires grad").to_vec()?, value))
+    let grad = xt.grad().expect("input requires grad");
+    Ok((grad.to_vec_async().await?, value))
 }
 
 /// Dreams on one image (`[1, C, H, W]`, normalised), keeping values in `[lo, hi]` (the
 /// normalised range of valid pixels); a step towards a bound is scaled by
 /// `2 * room / (hi - lo)`, `room` the distance left to that bound. `progress` gets
 /// `(step, total)`. Returns `[C, H, W]` and the objective at the end of each octave.
-pub fn deep_dream(
+pub async fn deep_dream_async(
     model: &dyn Model,
     x: &Array,
     cfg: &Dream,
@@ -135,57 +136,66 @@ pub fn deep_dream(
     }
     // The weights stay fixed: only the input needs gradients.
     let _frozen = crate::Frozen::new(model);
-    let result = (|| {
-        let dev = x.device().clone();
-        let mut rng = StdRng::seed_from_u64(cfg.seed);
-        let sizes: Vec<(usize, usize)> = (0..cfg.octaves)
-            .rev()
-            .map(|o| {
-                let f = cfg.octave_scale.powi(o as i32);
-                (
-                    ((h as f32 / f).round() as usize).max(4),
-                    ((w as f32 / f).round() as usize).max(4),
-                )
-            })
-            .collect();
-        let mut detail: Option<Array> = None;
-        let mut values = Vec::new();
-        let total = sizes.len() * cfg.steps;
-        let mut done = 0;
-        let mut img = x.to_vec()?;
-        for &(oh, ow) in &sizes {
-            let base = x.resize_bilinear((oh, ow), false)?;
-            let start = match &detail {
-                Some(d) => base.add(&d.resize_bilinear((oh, ow), false)?)?,
-                None => base.clone(),
-            };
-            img = start.to_vec()?;
-            img.iter_mut().for_each(|p| *p = p.clamp(lo, hi));
-            let mut value = 0.0;
-            for _ in 0..cfg.steps {
-                let j = cfg.jitter as i64;
-                let dy = rng.random_range(-j..=j) as isize;
-                let dx = rng.random_range(-j..=j) as isize;
-                let shifted = roll(&img, c, oh, ow, dy, dx);
-                let arr = Array::from_slice(&dev, &shifted, &[1, c, oh, ow])?;
-                let (g, v) = ascent(model, &arr, cfg)?;
-                value = v;
-                let g = roll(&g, c, oh, ow, -dy, -dx);
-                let scale = g.iter().map(|v| v.abs()).sum::<f32>() / g.len() as f32 + 1e-8;
-                let span = (hi - lo).max(f32::MIN_POSITIVE);
-                for (p, gv) in img.iter_mut().zip(&g) {
-                    let room = if *gv > 0.0 { hi - *p } else { *p - lo };
-                    let step = cfg.step_size * gv / scale * (2.0 * room / span).max(0.0);
-                    *p = (*p + step).clamp(lo, hi);
-                }
-                done += 1;
-                progress(done, total);
+    let dev = x.device().clone();
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let sizes: Vec<(usize, usize)> = (0..cfg.octaves)
+        .rev()
+        .map(|o| {
+            let f = cfg.octave_scale.powi(o as i32);
+            (
+                ((h as f32 / f).round() as usize).max(4),
+                ((w as f32 / f).round() as usize).max(4),
+            )
+        })
+        .collect();
+    let mut detail: Option<Array> = None;
+    let mut values = Vec::new();
+    let total = sizes.len() * cfg.steps;
+    let mut done = 0;
+    let mut img = x.to_vec_async().await?;
+    for &(oh, ow) in &sizes {
+        let base = x.resize_bilinear((oh, ow), false)?;
+        let start = match &detail {
+            Some(d) => base.add(&d.resize_bilinear((oh, ow), false)?)?,
+            None => base.clone(),
+        };
+        img = start.to_vec_async().await?;
+        img.iter_mut().for_each(|p| *p = p.clamp(lo, hi));
+        let mut value = 0.0;
+        for _ in 0..cfg.steps {
+            let j = cfg.jitter as i64;
+            let dy = rng.random_range(-j..=j) as isize;
+            let dx = rng.random_range(-j..=j) as isize;
+            let shifted = roll(&img, c, oh, ow, dy, dx);
+            let arr = Array::from_slice(&dev, &shifted, &[1, c, oh, ow])?;
+            let (g, v) = ascent(model, &arr, cfg).await?;
+            value = v;
+            let g = roll(&g, c, oh, ow, -dy, -dx);
+            let scale = g.iter().map(|v| v.abs()).sum::<f32>() / g.len() as f32 + 1e-8;
+            let span = (hi - lo).max(f32::MIN_POSITIVE);
+            for (p, gv) in img.iter_mut().zip(&g) {
+                let room = if *gv > 0.0 { hi - *p } else { *p - lo };
+                let step = cfg.step_size * gv / scale * (2.0 * room / span).max(0.0);
+                *p = (*p + step).clamp(lo, hi);
             }
-            values.push(value);
-            let now = Array::from_slice(&dev, &img, &[1, c, oh, ow])?;
-            detail = Some(now.sub(&base)?);
+            done += 1;
+            progress(done, total);
         }
-        Ok((img, values))
-    })();
-    result
+        values.push(value);
+        let now = Array::from_slice(&dev, &img, &[1, c, oh, ow])?;
+        detail = Some(now.sub(&base)?);
+    }
+    Ok((img, values))
+}
+
+/// Native twin of [`deep_dream_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn deep_dream(
+    model: &dyn Model,
+    x: &Array,
+    cfg: &Dream,
+    bounds: (f32, f32),
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    fovea_device::block_on(deep_dream_async(model, x, cfg, bounds, progress))
 }

@@ -2,8 +2,10 @@
 //! cosine), PCA with explained-variance ratios, and Barnes-Hut t-SNE.
 //!
 //! Distances and covariance products run as matrix products on the device; the t-SNE
-//! optimisation runs Barnes-Hut on the host (O(N log N) per iteration, two threads), which on
-//! lavapipe is far faster at N = 10,000 than the exact O(N^2) gradient as device ops.
+//! optimisation runs Barnes-Hut on the host (O(N log N) per iteration, on the host's threads;
+//! one in the browser), which on lavapipe is far faster at N = 10,000 than the exact O(N^2)
+//! gradient as device ops. Whatever reads the device is an `async fn` (`*_async`, every
+//! target); its plain name is the native twin.
 
 use crate::error::{config, Result};
 use fovea_device::{Array, Device};
@@ -43,7 +45,7 @@ impl Rows {
 
 /// The activations of `layer` (flattened per image) for `images` (`n` images of
 /// `[C, H, W]`, normalised), `batch` at a time; `progress` gets the images done so far.
-pub fn features(
+pub async fn features_async(
     model: &dyn Model,
     dev: &Device,
     images: &[f32],
@@ -55,18 +57,36 @@ pub fn features(
     let (c, h, w) = shape;
     let per = c * h * w;
     let n = images.len() / per.max(1);
-    let _g = NoGradGuard::new();
     let mut values = Vec::new();
     let mut d = 0;
     for start in (0..n).step_by(batch.max(1)) {
         let m = batch.max(1).min(n - start);
         let x = Array::from_slice(dev, &images[start * per..(start + m) * per], &[m, c, h, w])?;
-        let act = crate::activation(model, &Tensor::new(x), layer)?;
+        let act = {
+            let _g = NoGradGuard::new();
+            crate::activation(model, &Tensor::new(x), layer)?
+        };
         d = act.numel() / m;
-        values.extend(act.to_vec()?);
+        values.extend(act.to_vec_async().await?);
         progress(start + m);
     }
     Rows::new(values, n, d)
+}
+
+/// Native twin of [`features_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn features(
+    model: &dyn Model,
+    dev: &Device,
+    images: &[f32],
+    shape: (usize, usize, usize),
+    layer: &str,
+    batch: usize,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Rows> {
+    fovea_device::block_on(features_async(
+        model, dev, images, shape, layer, batch, progress,
+    ))
 }
 
 /// How distances are measured.
@@ -133,7 +153,7 @@ impl<'a> Index<'a> {
 
     /// Distances from every query row to every data row: `queries.n x data.n`. L2 and
     /// cosine use one device matrix product; L1 runs on the host.
-    pub fn distances(&self, queries: &Rows) -> Result<Vec<f32>> {
+    pub async fn distances_async(&self, queries: &Rows) -> Result<Vec<f32>> {
         let data = self.data;
         if data.d != queries.d {
             return Err(config(
@@ -159,7 +179,7 @@ impl<'a> Index<'a> {
             ..*queries
         };
         let q = Array::from_slice(a.device(), &centred.values, &[queries.n, queries.d])?;
-        let dots = q.matmul_t(a, false, true)?.to_vec()?;
+        let dots = q.matmul_t(a, false, true)?.to_vec_async().await?;
         let qn = sq_norms(&centred);
         Ok(dots
             .iter()
@@ -174,16 +194,22 @@ impl<'a> Index<'a> {
             .collect())
     }
 
+    /// Native twin of [`Index::distances_async`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn distances(&self, queries: &Rows) -> Result<Vec<f32>> {
+        fovea_device::block_on(self.distances_async(queries))
+    }
+
     /// The `k` nearest data rows to each query, `(index, distance)`, nearest first; rows
     /// listed in `skip[query]` (e.g. the query itself) are left out.
-    pub fn nearest(
+    pub async fn nearest_async(
         &self,
         queries: &Rows,
         k: usize,
         skip: &[Option<usize>],
     ) -> Result<Vec<Vec<(usize, f32)>>> {
         let n = self.data.n;
-        let dist = self.distances(queries)?;
+        let dist = self.distances_async(queries).await?;
         Ok((0..queries.n)
             .map(|i| {
                 let row = &dist[i * n..(i + 1) * n];
@@ -201,9 +227,20 @@ impl<'a> Index<'a> {
             .collect())
     }
 
+    /// Native twin of [`Index::nearest_async`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn nearest(
+        &self,
+        queries: &Rows,
+        k: usize,
+        skip: &[Option<usize>],
+    ) -> Result<Vec<Vec<(usize, f32)>>> {
+        fovea_device::block_on(self.nearest_async(queries, k, skip))
+    }
+
     /// Every data row's `k` nearest other rows, 512 queries at a time: `each(row,
     /// neighbours)` in row order.
-    pub fn each_row_neighbours(
+    pub async fn each_row_neighbours_async(
         &self,
         k: usize,
         each: &mut dyn FnMut(usize, &Neighbours),
@@ -217,11 +254,21 @@ impl<'a> Index<'a> {
                 data.d,
             )?;
             let skip: Vec<Option<usize>> = (start..start + m).map(Some).collect();
-            for (r, nb) in self.nearest(&q, k, &skip)?.iter().enumerate() {
+            for (r, nb) in self.nearest_async(&q, k, &skip).await?.iter().enumerate() {
                 each(start + r, nb);
             }
         }
         Ok(())
+    }
+
+    /// Native twin of [`Index::each_row_neighbours_async`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn each_row_neighbours(
+        &self,
+        k: usize,
+        each: &mut dyn FnMut(usize, &Neighbours),
+    ) -> Result<()> {
+        fovea_device::block_on(self.each_row_neighbours_async(k, each))
     }
 }
 
@@ -234,12 +281,40 @@ fn centre(values: &[f32], mean: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// Distances from every query row to every data row (see [`Index::distances`]).
-pub fn distances(dev: &Device, data: &Rows, queries: &Rows, metric: Metric) -> Result<Vec<f32>> {
-    Index::new(dev, data, metric)?.distances(queries)
+/// Distances from every query row to every data row (see [`Index::distances_async`]).
+pub async fn distances_async(
+    dev: &Device,
+    data: &Rows,
+    queries: &Rows,
+    metric: Metric,
+) -> Result<Vec<f32>> {
+    Index::new(dev, data, metric)?
+        .distances_async(queries)
+        .await
 }
 
-/// The `k` nearest data rows to each query (see [`Index::nearest`]).
+/// Native twin of [`distances_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn distances(dev: &Device, data: &Rows, queries: &Rows, metric: Metric) -> Result<Vec<f32>> {
+    fovea_device::block_on(distances_async(dev, data, queries, metric))
+}
+
+/// The `k` nearest data rows to each query (see [`Index::nearest_async`]).
+pub async fn nearest_async(
+    dev: &Device,
+    data: &Rows,
+    queries: &Rows,
+    k: usize,
+    metric: Metric,
+    skip: &[Option<usize>],
+) -> Result<Vec<Vec<(usize, f32)>>> {
+    Index::new(dev, data, metric)?
+        .nearest_async(queries, k, skip)
+        .await
+}
+
+/// Native twin of [`nearest_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn nearest(
     dev: &Device,
     data: &Rows,
@@ -248,24 +323,38 @@ pub fn nearest(
     metric: Metric,
     skip: &[Option<usize>],
 ) -> Result<Vec<Vec<(usize, f32)>>> {
-    Index::new(dev, data, metric)?.nearest(queries, k, skip)
+    fovea_device::block_on(nearest_async(dev, data, queries, k, metric, skip))
 }
 
 /// Leave-one-out k-nearest-neighbour accuracy of `labels` in `points` (`n x d`): how
 /// well a space keeps the classes apart.
-pub fn knn_accuracy(dev: &Device, points: &Rows, labels: &[u8], k: usize) -> Result<f64> {
+pub async fn knn_accuracy_async(
+    dev: &Device,
+    points: &Rows,
+    labels: &[u8],
+    k: usize,
+) -> Result<f64> {
     let mut right = 0usize;
-    Index::new(dev, points, Metric::L2)?.each_row_neighbours(k, &mut |i, nb| {
-        let mut votes = [0usize; 256];
-        for (j, _) in nb {
-            votes[labels[*j] as usize] += 1;
-        }
-        let best = (0..256)
-            .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
-            .unwrap_or(0);
-        right += (best == labels[i] as usize) as usize;
-    })?;
+    let index = Index::new(dev, points, Metric::L2)?;
+    index
+        .each_row_neighbours_async(k, &mut |i, nb| {
+            let mut votes = [0usize; 256];
+            for (j, _) in nb {
+                votes[labels[*j] as usize] += 1;
+            }
+            let best = (0..256)
+                .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
+                .unwrap_or(0);
+            right += (best == labels[i] as usize) as usize;
+        })
+        .await?;
     Ok(right as f64 / points.n.max(1) as f64)
+}
+
+/// Native twin of [`knn_accuracy_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn knn_accuracy(dev: &Device, points: &Rows, labels: &[u8], k: usize) -> Result<f64> {
+    fovea_device::block_on(knn_accuracy_async(dev, points, labels, k))
 }
 
 /// A PCA fit.
@@ -358,7 +447,7 @@ fn orthonormalize(m: &mut [f64], d: usize, p: usize) {
 /// PCA with `k` components. Small `d` (<= 128) diagonalises the full covariance; larger `d`
 /// runs subspace iteration (`k + 10` vectors, 40 rounds of `Xc^T (Xc Q)` on the device)
 /// with a Rayleigh-Ritz step, so a 10,000 x 4,608 feature matrix never forms its covariance.
-pub fn pca(dev: &Device, data: &Rows, k: usize) -> Result<Pca> {
+pub async fn pca_async(dev: &Device, data: &Rows, k: usize) -> Result<Pca> {
     let (n, d) = (data.n, data.d);
     if n < 2 || k == 0 || k > d {
         return Err(config(
@@ -380,7 +469,7 @@ pub fn pca(dev: &Device, data: &Rows, k: usize) -> Result<Pca> {
     let total: f64 = centred.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / (n - 1) as f64;
     let xc = Array::from_slice(dev, &centred, &[n, d])?;
     let (values, vectors): (Vec<f64>, Vec<Vec<f64>>) = if d <= 128 {
-        let cov = xc.matmul_t(&xc, true, false)?.to_vec()?;
+        let cov = xc.matmul_t(&xc, true, false)?.to_vec_async().await?;
         let cov: Vec<f64> = cov.iter().map(|v| *v as f64 / (n - 1) as f64).collect();
         let (vals, vecs) = symmetric_eigen(&cov, d);
         (vals[..k].to_vec(), vecs[..k].to_vec())
@@ -397,7 +486,10 @@ pub fn pca(dev: &Device, data: &Rows, k: usize) -> Result<Pca> {
                 &q.iter().map(|v| *v as f32).collect::<Vec<_>>(),
                 &[d, p],
             )?;
-            let z = xc.matmul_t(&xc.matmul(&qa)?, true, false)?.to_vec()?;
+            let z = xc
+                .matmul_t(&xc.matmul(&qa)?, true, false)?
+                .to_vec_async()
+                .await?;
             q = z.iter().map(|v| *v as f64).collect();
             orthonormalize(&mut q, d, p);
         }
@@ -407,7 +499,7 @@ pub fn pca(dev: &Device, data: &Rows, k: usize) -> Result<Pca> {
             &[d, p],
         )?;
         let y = xc.matmul(&qa)?;
-        let t = y.matmul_t(&y, true, false)?.to_vec()?;
+        let t = y.matmul_t(&y, true, false)?.to_vec_async().await?;
         let t: Vec<f64> = t.iter().map(|v| *v as f64 / (n - 1) as f64).collect();
         let (vals, small) = symmetric_eigen(&t, p);
         let vecs = small[..k]
@@ -422,7 +514,7 @@ pub fn pca(dev: &Device, data: &Rows, k: usize) -> Result<Pca> {
     };
     let components: Vec<f32> = vectors.iter().flatten().map(|v| *v as f32).collect();
     let comp = Array::from_slice(dev, &components, &[k, d])?;
-    let projected = xc.matmul_t(&comp, false, true)?.to_vec()?;
+    let projected = xc.matmul_t(&comp, false, true)?.to_vec_async().await?;
     Ok(Pca {
         mean: mean.iter().map(|m| *m as f32).collect(),
         components,
@@ -432,4 +524,12 @@ pub fn pca(dev: &Device, data: &Rows, k: usize) -> Result<Pca> {
     })
 }
 
-pub use crate::tsne::{tsne, Tsne};
+/// Native twin of [`pca_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn pca(dev: &Device, data: &Rows, k: usize) -> Result<Pca> {
+    fovea_device::block_on(pca_async(dev, data, k))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use crate::tsne::tsne;
+pub use crate::tsne::{tsne_async, Tsne, TsneRun};

@@ -21,13 +21,13 @@ pub struct ConvWeight {
 }
 
 /// The conv weights of a model, in order (every 4-D parameter).
-pub fn conv_weights(model: &dyn Model) -> Result<Vec<ConvWeight>> {
+pub async fn conv_weights_async(model: &dyn Model) -> Result<Vec<ConvWeight>> {
     let mut out = Vec::new();
     for (name, t) in model.named_parameters() {
         if let [o, c, kh, kw] = *t.shape() {
             out.push(ConvWeight {
                 name,
-                values: t.to_vec()?,
+                values: t.to_vec_async().await?,
                 shape: [o, c, kh, kw],
             });
         }
@@ -38,10 +38,16 @@ pub fn conv_weights(model: &dyn Model) -> Result<Vec<ConvWeight>> {
     Ok(out)
 }
 
+/// Native twin of [`conv_weights_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn conv_weights(model: &dyn Model) -> Result<Vec<ConvWeight>> {
+    fovea_device::block_on(conv_weights_async(model))
+}
+
 /// One conv layer's weight by parameter or layer name (`features.3`, `features.3.weight`,
 /// `conv1`), or the first conv when `name` is `None`.
-pub fn conv_weight(model: &dyn Model, name: Option<&str>) -> Result<ConvWeight> {
-    let all = conv_weights(model)?;
+pub async fn conv_weight_async(model: &dyn Model, name: Option<&str>) -> Result<ConvWeight> {
+    let all = conv_weights_async(model).await?;
     match name {
         None => Ok(all[0].clone()),
         Some(n) => {
@@ -62,6 +68,12 @@ pub fn conv_weight(model: &dyn Model, name: Option<&str>) -> Result<ConvWeight> 
             })
         }
     }
+}
+
+/// Native twin of [`conv_weight_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn conv_weight(model: &dyn Model, name: Option<&str>) -> Result<ConvWeight> {
+    fovea_device::block_on(conv_weight_async(model, name))
 }
 
 /// The filters as a grid: each filter scaled to its own `[min, max]`, pixels enlarged
@@ -92,16 +104,28 @@ pub fn filter_grid(w: &ConvWeight, enlarge: u32, cols: usize) -> RgbImage {
 }
 
 /// A layer's activations for one image: `[C, H, W]` values and the shape.
-pub fn feature_maps(model: &dyn Model, x: &Array, layer: &str) -> Result<(Vec<f32>, [usize; 3])> {
-    let _g = NoGradGuard::new();
-    let act = crate::activation(model, &Tensor::new(x.clone()), layer)?;
+pub async fn feature_maps_async(
+    model: &dyn Model,
+    x: &Array,
+    layer: &str,
+) -> Result<(Vec<f32>, [usize; 3])> {
+    let act = {
+        let _g = NoGradGuard::new();
+        crate::activation(model, &Tensor::new(x.clone()), layer)?
+    };
     match *act.shape() {
-        [1, c, h, w] => Ok((act.to_vec()?, [c, h, w])),
+        [1, c, h, w] => Ok((act.to_vec_async().await?, [c, h, w])),
         ref s => Err(config(
             "feature maps",
             format!("layer {layer} gives shape {s:?} for one image; pick an image layer (before flattening)"),
         )),
     }
+}
+
+/// Native twin of [`feature_maps_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn feature_maps(model: &dyn Model, x: &Array, layer: &str) -> Result<(Vec<f32>, [usize; 3])> {
+    fovea_device::block_on(feature_maps_async(model, x, layer))
 }
 
 /// Feature maps as a grid, with one colour scale for all maps (`shared`) or one per map,

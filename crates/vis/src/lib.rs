@@ -5,6 +5,10 @@
 //! into PNG grids and heat maps, [`display`] draws attributions the way Captum's
 //! `visualize_image_attr` does.
 //!
+//! Every technique that reads the device is an `async fn` named `*_async` (the browser awaits
+//! it); its plain-named twin blocks on it and exists only off wasm. Thread-wide graph
+//! settings (no-grad scopes, backward overrides) never live across an await.
+//!
 //! - [`layers`]: first-layer filters, any conv layer's filters, feature maps of one image.
 //! - [`attribution`]: saliency (Simonyan) and SmoothGrad, guided backpropagation, Grad-CAM,
 //!   integrated gradients.

@@ -2,7 +2,7 @@
 //! through the net in batches, and record how much the target score drops. Each pixel gets
 //! the mean drop over the windows covering it, as Captum's `Occlusion` computes it.
 
-use crate::attribution::scores;
+use crate::attribution::scores_async;
 use crate::error::{config, Result};
 use fovea_device::Array;
 use fovea_models::Model;
@@ -40,7 +40,12 @@ fn starts(len: usize, win: usize, stride: usize) -> Vec<usize> {
 
 /// The occlusion map of one image (`[1, C, H, W]`) for class `target`: `[H, W]`, positive
 /// where hiding the pixels lowers the score. Pixels no window covers get 0.
-pub fn occlusion(model: &dyn Model, x: &Array, target: usize, cfg: &Occlusion) -> Result<Vec<f32>> {
+pub async fn occlusion_async(
+    model: &dyn Model,
+    x: &Array,
+    target: usize,
+    cfg: &Occlusion,
+) -> Result<Vec<f32>> {
     let shape = x.shape().to_vec();
     let bad = |msg: String| config("occlusion", msg);
     if shape.len() != 4 || shape[0] != 1 {
@@ -54,8 +59,8 @@ pub fn occlusion(model: &dyn Model, x: &Array, target: usize, cfg: &Occlusion) -
             "a {wh}x{ww} window with stride {sh}x{sw} does not fit a {h}x{w} image; use a window of 1..={h} by 1..={w} and strides >= 1"
         )));
     }
-    let v = x.to_vec()?;
-    let base = scores(model, x)?;
+    let v = x.to_vec_async().await?;
+    let base = scores_async(model, x).await?;
     let classes = base.len();
     if target >= classes {
         return Err(bad(format!(
@@ -80,7 +85,7 @@ pub fn occlusion(model: &dyn Model, x: &Array, target: usize, cfg: &Occlusion) -
             batch.extend(img);
         }
         let arr = Array::from_slice(x.device(), &batch, &[chunk.len(), c, h, w])?;
-        let s = scores(model, &arr)?;
+        let s = scores_async(model, &arr).await?;
         for (k, &(y0, x0)) in chunk.iter().enumerate() {
             let drop = base[target] - s[k * classes + target];
             for y in y0..y0 + wh {
@@ -96,4 +101,10 @@ pub fn occlusion(model: &dyn Model, x: &Array, target: usize, cfg: &Occlusion) -
         .zip(&count)
         .map(|(t, &n)| if n > 0 { t / n as f32 } else { 0.0 })
         .collect())
+}
+
+/// Native twin of [`occlusion_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn occlusion(model: &dyn Model, x: &Array, target: usize, cfg: &Occlusion) -> Result<Vec<f32>> {
+    fovea_device::block_on(occlusion_async(model, x, target, cfg))
 }

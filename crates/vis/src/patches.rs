@@ -25,7 +25,7 @@ pub struct Patch {
 /// The `k` strongest patches for each of `channels` of `layer` over `n` images (`[C, H, W]`
 /// each, normalised), strongest first; `progress` gets the images done so far.
 #[allow(clippy::too_many_arguments)]
-pub fn top_patches(
+pub async fn top_patches_async(
     model: &dyn Model,
     dev: &Device,
     images: &[f32],
@@ -47,12 +47,14 @@ pub fn top_patches(
     let (c, h, w) = shape;
     let per = c * h * w;
     let n = images.len() / per.max(1);
-    let _g = NoGradGuard::new();
     let mut best: Vec<Vec<(f32, usize, usize, usize)>> = vec![Vec::new(); channels.len()];
     for start in (0..n).step_by(batch.max(1)) {
         let m = batch.max(1).min(n - start);
         let x = Array::from_slice(dev, &images[start * per..(start + m) * per], &[m, c, h, w])?;
-        let act = crate::activation(model, &Tensor::new(x), layer)?;
+        let act = {
+            let _g = NoGradGuard::new();
+            crate::activation(model, &Tensor::new(x), layer)?
+        };
         let [_, ac, ah, aw] = *act.shape() else {
             return Err(config(
                 "max-activating patches",
@@ -65,7 +67,7 @@ pub fn top_patches(
                 format!("channel {bad}; layer {layer} has {ac} channels"),
             ));
         }
-        let v = act.to_vec()?;
+        let v = act.to_vec_async().await?;
         for (slot, &ch) in channels.iter().enumerate() {
             for i in 0..m {
                 let plane = &v[(i * ac + ch) * ah * aw..][..ah * aw];
@@ -95,6 +97,25 @@ pub fn top_patches(
                 .collect()
         })
         .collect())
+}
+
+/// Native twin of [`top_patches_async`].
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(clippy::too_many_arguments)]
+pub fn top_patches(
+    model: &dyn Model,
+    dev: &Device,
+    images: &[f32],
+    shape: (usize, usize, usize),
+    layer: &str,
+    channels: &[usize],
+    k: usize,
+    batch: usize,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Vec<Patch>>> {
+    fovea_device::block_on(top_patches_async(
+        model, dev, images, shape, layer, channels, k, batch, progress,
+    ))
 }
 
 /// One row of crops per channel, enlarged by nearest neighbour `enlarge` times or more: all

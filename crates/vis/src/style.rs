@@ -128,7 +128,7 @@ fn total_variation(x: &Tensor) -> Result<Tensor> {
 /// Transfers `style`'s look onto `content` (both `[1, C, H, W]`, normalised), starting from
 /// the content image and keeping values in `[lo, hi]`. `progress` gets `(step, total,
 /// losses)`. Returns the image (`[C, H, W]`) and the losses of every step.
-pub fn style_transfer(
+pub async fn style_transfer_async(
     model: &dyn Model,
     content: &Array,
     style: &Array,
@@ -147,57 +147,69 @@ pub fn style_transfer(
         ));
     }
     let _frozen = crate::Frozen::new(model);
-    let result = (|| {
-        let targets = {
-            let _g = fovea_graph::NoGradGuard::new();
-            let c = taps(
-                model,
-                &Tensor::new(content.clone()),
-                std::slice::from_ref(&cfg.content_layer),
-            )?;
-            let s = taps(model, &Tensor::new(style.clone()), &cfg.style_layers)?;
-            let mut grams = HashMap::new();
-            for (k, v) in &s {
-                grams.insert(k.clone(), gram(v)?);
-            }
-            (c[&cfg.content_layer].detach(), grams)
-        };
-        let img = Tensor::param(content.clone());
-        let mut opt = Adam::new(vec![img.clone()], cfg.lr);
-        let mut history = Vec::new();
-        let mut names = cfg.style_layers.clone();
-        names.push(cfg.content_layer.clone());
-        for step in 0..cfg.steps {
-            let acts = taps(model, &img, &names)?;
-            let content_l =
-                mse(&acts[&cfg.content_layer], &targets.0)?.mul_scalar(cfg.content_weight)?;
-            let mut style_l: Option<Tensor> = None;
-            for n in &cfg.style_layers {
-                let l = mse(&gram(&acts[n])?, &targets.1[n])?;
-                style_l = Some(match style_l {
-                    Some(t) => t.add(&l)?,
-                    None => l,
-                });
-            }
-            let style_l = style_l
-                .ok_or_else(|| config("style transfer", "give at least one style layer"))?
-                .mul_scalar(cfg.style_weight)?;
-            let tv_l = total_variation(&img)?.mul_scalar(cfg.tv_weight)?;
-            let losses = StyleLosses {
-                content: content_l.item()?,
-                style: style_l.item()?,
-                tv: tv_l.item()?,
-            };
-            let loss = content_l.add(&style_l)?.add(&tv_l)?;
-            opt.zero_grad();
-            loss.backward()?;
-            opt.step()?;
-            let clamped = img.array().maximum(&Array::scalar(content.device(), lo)?)?;
-            img.set_data(clamped.minimum(&Array::scalar(content.device(), hi)?)?)?;
-            history.push(losses);
-            progress(step + 1, cfg.steps, losses);
+    let targets = {
+        let _g = fovea_graph::NoGradGuard::new();
+        let c = taps(
+            model,
+            &Tensor::new(content.clone()),
+            std::slice::from_ref(&cfg.content_layer),
+        )?;
+        let s = taps(model, &Tensor::new(style.clone()), &cfg.style_layers)?;
+        let mut grams = HashMap::new();
+        for (k, v) in &s {
+            grams.insert(k.clone(), gram(v)?);
         }
-        Ok((img.to_vec()?, history))
-    })();
-    result
+        (c[&cfg.content_layer].detach(), grams)
+    };
+    let img = Tensor::param(content.clone());
+    let mut opt = Adam::new(vec![img.clone()], cfg.lr);
+    let mut history = Vec::new();
+    let mut names = cfg.style_layers.clone();
+    names.push(cfg.content_layer.clone());
+    for step in 0..cfg.steps {
+        let acts = taps(model, &img, &names)?;
+        let content_l =
+            mse(&acts[&cfg.content_layer], &targets.0)?.mul_scalar(cfg.content_weight)?;
+        let mut style_l: Option<Tensor> = None;
+        for n in &cfg.style_layers {
+            let l = mse(&gram(&acts[n])?, &targets.1[n])?;
+            style_l = Some(match style_l {
+                Some(t) => t.add(&l)?,
+                None => l,
+            });
+        }
+        let style_l = style_l
+            .ok_or_else(|| config("style transfer", "give at least one style layer"))?
+            .mul_scalar(cfg.style_weight)?;
+        let tv_l = total_variation(&img)?.mul_scalar(cfg.tv_weight)?;
+        let losses = StyleLosses {
+            content: content_l.item_async().await?,
+            style: style_l.item_async().await?,
+            tv: tv_l.item_async().await?,
+        };
+        let loss = content_l.add(&style_l)?.add(&tv_l)?;
+        opt.zero_grad();
+        loss.backward()?;
+        opt.step()?;
+        let clamped = img.array().maximum(&Array::scalar(content.device(), lo)?)?;
+        img.set_data(clamped.minimum(&Array::scalar(content.device(), hi)?)?)?;
+        history.push(losses);
+        progress(step + 1, cfg.steps, losses);
+    }
+    Ok((img.to_vec_async().await?, history))
+}
+
+/// Native twin of [`style_transfer_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn style_transfer(
+    model: &dyn Model,
+    content: &Array,
+    style: &Array,
+    cfg: &Style,
+    bounds: (f32, f32),
+    progress: &mut dyn FnMut(usize, usize, StyleLosses),
+) -> Result<(Vec<f32>, Vec<StyleLosses>)> {
+    fovea_device::block_on(style_transfer_async(
+        model, content, style, cfg, bounds, progress,
+    ))
 }

@@ -3,8 +3,12 @@
 //! momentum 0.5 (then 0.8), learning rate `max(N / 48, 50)`, 1000 iterations, gains, PCA
 //! initialisation scaled to a standard deviation of 1e-4, theta 0.5. Nothing is random (the
 //! start is PCA, threads sum in a fixed order): the same input gives the same map.
+//!
+//! [`TsneRun`] runs the optimisation one iteration at a time (a browser draws the map as it
+//! forms); [`tsne_async`] runs it to the end. The repulsion runs on the host's threads
+//! natively and on the one thread in the browser.
 
-use crate::embed::{pca, Index, Metric, Rows};
+use crate::embed::{pca_async, Index, Metric, Rows};
 use crate::error::{config, Result};
 use fovea_device::Device;
 
@@ -47,44 +51,47 @@ pub struct Affinities {
 
 /// `p_{j|i}` over the neighbours of each row with the bandwidth matching `perplexity`,
 /// then symmetrised and normalised: `P = (P + P^T) / (2N)`.
-pub fn affinities(dev: &Device, data: &Rows, perplexity: f32) -> Result<Affinities> {
+pub async fn affinities_async(dev: &Device, data: &Rows, perplexity: f32) -> Result<Affinities> {
     let n = data.n;
     let k = ((3.0 * perplexity) as usize).min(n - 1).max(1);
     let mut triples: Vec<(usize, usize, f32)> = Vec::with_capacity(2 * n * k);
     let target = (perplexity as f64).ln();
-    Index::new(dev, data, Metric::L2)?.each_row_neighbours(k, &mut |i, nb| {
-        let d2: Vec<f64> = nb.iter().map(|(_, d)| (*d as f64).powi(2)).collect();
-        let (mut lo, mut hi, mut beta) = (0.0f64, f64::INFINITY, 1.0f64);
-        let mut p = vec![0.0f64; d2.len()];
-        for _ in 0..100 {
-            let dmin = d2.iter().copied().fold(f64::INFINITY, f64::min);
-            p.iter_mut()
-                .zip(&d2)
-                .for_each(|(p, d)| *p = (-(d - dmin) * beta).exp());
-            let sum: f64 = p.iter().sum::<f64>().max(1e-300);
-            let h =
-                sum.ln() + beta * p.iter().zip(&d2).map(|(p, d)| p * (d - dmin)).sum::<f64>() / sum;
-            p.iter_mut().for_each(|v| *v /= sum);
-            if (h - target).abs() < 1e-5 {
-                break;
-            }
-            if h > target {
-                lo = beta;
-                beta = if hi.is_finite() {
-                    (beta + hi) / 2.0
+    let index = Index::new(dev, data, Metric::L2)?;
+    index
+        .each_row_neighbours_async(k, &mut |i, nb| {
+            let d2: Vec<f64> = nb.iter().map(|(_, d)| (*d as f64).powi(2)).collect();
+            let (mut lo, mut hi, mut beta) = (0.0f64, f64::INFINITY, 1.0f64);
+            let mut p = vec![0.0f64; d2.len()];
+            for _ in 0..100 {
+                let dmin = d2.iter().copied().fold(f64::INFINITY, f64::min);
+                p.iter_mut()
+                    .zip(&d2)
+                    .for_each(|(p, d)| *p = (-(d - dmin) * beta).exp());
+                let sum: f64 = p.iter().sum::<f64>().max(1e-300);
+                let h = sum.ln()
+                    + beta * p.iter().zip(&d2).map(|(p, d)| p * (d - dmin)).sum::<f64>() / sum;
+                p.iter_mut().for_each(|v| *v /= sum);
+                if (h - target).abs() < 1e-5 {
+                    break;
+                }
+                if h > target {
+                    lo = beta;
+                    beta = if hi.is_finite() {
+                        (beta + hi) / 2.0
+                    } else {
+                        beta * 2.0
+                    };
                 } else {
-                    beta * 2.0
-                };
-            } else {
-                hi = beta;
-                beta = (beta + lo) / 2.0;
+                    hi = beta;
+                    beta = (beta + lo) / 2.0;
+                }
             }
-        }
-        for ((j, _), pv) in nb.iter().zip(&p) {
-            triples.push((i, *j, *pv as f32));
-            triples.push((*j, i, *pv as f32));
-        }
-    })?;
+            for ((j, _), pv) in nb.iter().zip(&p) {
+                triples.push((i, *j, *pv as f32));
+                triples.push((*j, i, *pv as f32));
+            }
+        })
+        .await?;
     triples.sort_unstable_by_key(|&(i, j, _)| (i, j));
     let mut a = Affinities {
         start: vec![0; n + 1],
@@ -108,6 +115,12 @@ pub fn affinities(dev: &Device, data: &Rows, perplexity: f32) -> Result<Affiniti
     let total: f32 = a.val.iter().sum();
     a.val.iter_mut().for_each(|v| *v /= total.max(1e-30));
     Ok(a)
+}
+
+/// Native twin of [`affinities_async`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn affinities(dev: &Device, data: &Rows, perplexity: f32) -> Result<Affinities> {
+    fovea_device::block_on(affinities_async(dev, data, perplexity))
 }
 
 /// A quadtree node: the square it covers, its points' centre of mass, and its children.
@@ -250,35 +263,56 @@ impl QuadTree {
         }
         (fx, fy, z)
     }
+
+    /// The repulsion on the points `first..` that `forces` (`x, y` pairs) covers, written
+    /// there; returns their share of `Z`, summed in point order.
+    fn repel(&self, forces: &mut [f32], first: usize, y: &[f32], theta2: f32) -> f32 {
+        let mut stack = Vec::new();
+        let mut z = 0.0f32;
+        for (k, f) in forces.chunks_mut(2).enumerate() {
+            let i = first + k;
+            let (fx, fy, zi) = self.repulsion(i, y[2 * i], y[2 * i + 1], theta2, &mut stack);
+            f[0] = fx;
+            f[1] = fy;
+            z += zi;
+        }
+        z
+    }
+}
+
+/// Threads for the repulsion: up to 8 natively, one in the browser (wasm has no threads).
+fn repulsion_threads() -> usize {
+    if cfg!(target_arch = "wasm32") {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(8)
+    }
 }
 
 /// The gradient of KL(P || Q) at `y` (`n x 2`), P scaled by `exaggeration`, with
-/// Barnes-Hut repulsion (`theta`) on the host's threads.
+/// Barnes-Hut repulsion (`theta`) on the host's threads (one thread on wasm).
 pub fn gradient(p: &Affinities, y: &[f32], exaggeration: f32, theta: f32) -> Vec<f32> {
     let n = y.len() / 2;
     let tree = QuadTree::build(y);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(8);
+    let threads = repulsion_threads();
     let chunk = n.div_ceil(threads);
     let mut rep = vec![0.0f32; 2 * n];
     let mut zs = vec![0.0f32; threads];
-    std::thread::scope(|s| {
-        for ((part, zt), t) in rep.chunks_mut(2 * chunk).zip(zs.iter_mut()).zip(0..) {
-            let tree = &tree;
-            s.spawn(move || {
-                let mut stack = Vec::new();
-                for (k, f) in part.chunks_mut(2).enumerate() {
-                    let i = t * chunk + k;
-                    let (fx, fy, z) =
-                        tree.repulsion(i, y[2 * i], y[2 * i + 1], theta * theta, &mut stack);
-                    f[0] = fx;
-                    f[1] = fy;
-                    *zt += z;
-                }
-            });
+    let parts = rep.chunks_mut(2 * chunk).zip(zs.iter_mut()).enumerate();
+    if threads == 1 {
+        for (t, (part, zt)) in parts {
+            *zt = tree.repel(part, t * chunk, y, theta * theta);
         }
-    });
+    } else {
+        std::thread::scope(|s| {
+            for (t, (part, zt)) in parts {
+                let tree = &tree;
+                s.spawn(move || *zt = tree.repel(part, t * chunk, y, theta * theta));
+            }
+        });
+    }
     let z: f32 = zs.iter().sum::<f32>().max(1e-12);
     let mut grad = vec![0.0f32; 2 * n];
     for i in 0..n {
@@ -296,54 +330,195 @@ pub fn gradient(p: &Affinities, y: &[f32], exaggeration: f32, theta: f32) -> Vec
     grad
 }
 
+/// A t-SNE optimisation in progress: the affinities, the map and the optimiser's state.
+/// [`TsneRun::step`] runs one iteration on the host, so a caller can draw the map between
+/// iterations; [`tsne_async`] runs every iteration at once.
+pub struct TsneRun {
+    p: Affinities,
+    cfg: Tsne,
+    lr: f32,
+    y: Vec<f32>,
+    update: Vec<f32>,
+    gains: Vec<f32>,
+    it: usize,
+}
+
+impl TsneRun {
+    /// Computes the affinities of `data`'s rows and the PCA start (the device work and
+    /// reads); no iteration has run yet.
+    pub async fn start_async(dev: &Device, data: &Rows, cfg: &Tsne) -> Result<TsneRun> {
+        let n = data.n;
+        if n < 4 || cfg.perplexity <= 0.0 || cfg.perplexity >= n as f32 {
+            return Err(config(
+                "t-SNE",
+                format!(
+                    "{n} points with perplexity {}; need 4+ points and 0 < perplexity < N",
+                    cfg.perplexity
+                ),
+            ));
+        }
+        let p = affinities_async(dev, data, cfg.perplexity).await?;
+        let start = pca_async(dev, data, 2).await?;
+        let col0: Vec<f32> = (0..n).map(|i| start.projected[2 * i]).collect();
+        let mean = col0.iter().sum::<f32>() / n as f32;
+        let sd = (col0.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n as f32)
+            .sqrt()
+            .max(1e-12);
+        let y: Vec<f32> = start.projected.iter().map(|v| v / sd * 1e-4).collect();
+        let lr = cfg
+            .learning_rate
+            .unwrap_or((n as f32 / cfg.early_exaggeration / 4.0).max(50.0));
+        Ok(TsneRun {
+            p,
+            cfg: *cfg,
+            lr,
+            y,
+            update: vec![0.0; 2 * n],
+            gains: vec![1.0; 2 * n],
+            it: 0,
+        })
+    }
+
+    /// Native twin of [`TsneRun::start_async`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn start(dev: &Device, data: &Rows, cfg: &Tsne) -> Result<TsneRun> {
+        fovea_device::block_on(TsneRun::start_async(dev, data, cfg))
+    }
+
+    /// Runs the next iteration (host only); false, doing nothing, once all have run.
+    pub fn step(&mut self) -> bool {
+        if self.it >= self.cfg.iterations {
+            return false;
+        }
+        let cfg = &self.cfg;
+        let early = self.it < cfg.exaggeration_iters;
+        let (exag, momentum) = if early {
+            (cfg.early_exaggeration, 0.5)
+        } else {
+            (1.0, 0.8)
+        };
+        let g = gradient(&self.p, &self.y, exag, cfg.theta);
+        let (y, update, gains) = (&mut self.y, &mut self.update, &mut self.gains);
+        for k in 0..y.len() {
+            gains[k] = if (update[k] * g[k]) < 0.0 {
+                gains[k] + 0.2
+            } else {
+                (gains[k] * 0.8).max(0.01)
+            };
+            update[k] = momentum * update[k] - self.lr * gains[k] * g[k];
+            y[k] += update[k];
+        }
+        self.it += 1;
+        true
+    }
+
+    /// Iterations run so far.
+    pub fn iteration(&self) -> usize {
+        self.it
+    }
+
+    /// Iterations in all (the settings' `iterations`).
+    pub fn iterations(&self) -> usize {
+        self.cfg.iterations
+    }
+
+    /// The current map: `n x 2`.
+    pub fn positions(&self) -> &[f32] {
+        &self.y
+    }
+
+    /// The current map, taken: `n x 2`.
+    pub fn into_positions(self) -> Vec<f32> {
+        self.y
+    }
+}
+
 /// Embeds the rows of `data` in 2-D; `progress` gets `(iteration, total)`. Returns `n x 2`.
+pub async fn tsne_async(
+    dev: &Device,
+    data: &Rows,
+    cfg: &Tsne,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<f32>> {
+    let mut run = TsneRun::start_async(dev, data, cfg).await?;
+    while run.step() {
+        progress(run.iteration(), run.iterations());
+    }
+    Ok(run.into_positions())
+}
+
+/// Native twin of [`tsne_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn tsne(
     dev: &Device,
     data: &Rows,
     cfg: &Tsne,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<f32>> {
-    let n = data.n;
-    if n < 4 || cfg.perplexity <= 0.0 || cfg.perplexity >= n as f32 {
-        return Err(config(
-            "t-SNE",
-            format!(
-                "{n} points with perplexity {}; need 4+ points and 0 < perplexity < N",
-                cfg.perplexity
-            ),
-        ));
+    fovea_device::block_on(tsne_async(dev, data, cfg, progress))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 40 points in 5-D on two noisy lines, deterministic.
+    fn data() -> Rows {
+        let values = (0..40 * 5)
+            .map(|k| {
+                let (i, j) = (k / 5, k % 5);
+                let side = if i % 2 == 0 { 1.0 } else { -1.0 };
+                side * (j as f32 + 1.0) + (i as f32 * 0.37 + j as f32 * 1.3).sin() * 0.5
+            })
+            .collect();
+        Rows::new(values, 40, 5).unwrap()
     }
-    let p = affinities(dev, data, cfg.perplexity)?;
-    let start = pca(dev, data, 2)?;
-    let col0: Vec<f32> = (0..n).map(|i| start.projected[2 * i]).collect();
-    let mean = col0.iter().sum::<f32>() / n as f32;
-    let sd = (col0.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n as f32)
-        .sqrt()
-        .max(1e-12);
-    let mut y: Vec<f32> = start.projected.iter().map(|v| v / sd * 1e-4).collect();
-    let lr = cfg
-        .learning_rate
-        .unwrap_or((n as f32 / cfg.early_exaggeration / 4.0).max(50.0));
-    let mut update = vec![0.0f32; 2 * n];
-    let mut gains = vec![1.0f32; 2 * n];
-    for it in 0..cfg.iterations {
-        let early = it < cfg.exaggeration_iters;
-        let (exag, momentum) = if early {
-            (cfg.early_exaggeration, 0.5)
-        } else {
-            (1.0, 0.8)
+
+    #[test]
+    fn stepping_gives_the_same_map_as_running_to_the_end() {
+        let dev = Device::cpu();
+        let cfg = Tsne {
+            perplexity: 5.0,
+            exaggeration_iters: 10,
+            iterations: 25,
+            ..Tsne::default()
         };
-        let g = gradient(&p, &y, exag, cfg.theta);
-        for k in 0..2 * n {
-            gains[k] = if (update[k] * g[k]) < 0.0 {
-                gains[k] + 0.2
-            } else {
-                (gains[k] * 0.8).max(0.01)
-            };
-            update[k] = momentum * update[k] - lr * gains[k] * g[k];
-            y[k] += update[k];
+        let mut calls = Vec::new();
+        let whole = tsne(&dev, &data(), &cfg, &mut |i, t| calls.push((i, t))).unwrap();
+        assert_eq!(calls, (1..=25).map(|i| (i, 25)).collect::<Vec<_>>());
+        let mut run = TsneRun::start(&dev, &data(), &cfg).unwrap();
+        assert_eq!((run.iteration(), run.iterations()), (0, 25));
+        let mut steps = 0;
+        while run.step() {
+            steps += 1;
+            assert_eq!(run.iteration(), steps);
+            assert_eq!(run.positions().len(), 80);
         }
-        progress(it + 1, cfg.iterations);
+        assert_eq!(steps, 25);
+        assert!(!run.step());
+        assert_eq!(run.positions(), &whole[..]);
     }
-    Ok(y)
+
+    #[test]
+    fn one_thread_sums_the_repulsion_like_many() {
+        let dev = Device::cpu();
+        let d = data();
+        let p = affinities(&dev, &d, 5.0).unwrap();
+        let y: Vec<f32> = d
+            .values
+            .iter()
+            .step_by(5)
+            .flat_map(|v| [*v, v * 0.5])
+            .collect();
+        let tree = QuadTree::build(&y);
+        let mut one = vec![0.0f32; y.len()];
+        let z1 = tree.repel(&mut one, 0, &y, 0.25);
+        let mut halves = vec![0.0f32; y.len()];
+        let (a, b) = halves.split_at_mut(y.len() / 2);
+        let (za, zb) = (tree.repel(a, 0, &y, 0.25), tree.repel(b, 20, &y, 0.25));
+        assert_eq!(one, halves);
+        assert!((z1 - (za + zb)).abs() <= 1e-5 * z1.abs());
+        let g = gradient(&p, &y, 1.0, 0.5);
+        assert!(g.iter().all(|v| v.is_finite()));
+    }
 }

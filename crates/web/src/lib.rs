@@ -11,11 +11,13 @@
 //!   with the confusion matrix, checkpoints as bytes (`fovea train`'s `run.json` format).
 //! - [`trainer`]: one step or one epoch at a time with SGD, Adam or AdamW and the LR
 //!   schedules of `fovea train`.
+//! - [`explain`]: every fovea-vis technique, as values and RGBA pictures.
 //! - [`run`]: the run description, read and written as `fovea train` does.
 
 pub mod classifier;
 mod clock;
 pub mod data;
+pub mod explain;
 pub mod run;
 pub mod session;
 pub mod trainer;

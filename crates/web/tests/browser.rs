@@ -149,3 +149,86 @@ async fn training_on_fashion_mnist_lowers_the_loss_and_checkpoints_round_trip() 
         }
     }
 }
+
+/// Whether a picture has at least two different pixels (something was drawn).
+fn drawn(p: &fovea_web::explain::Picture) -> bool {
+    assert_eq!(p.rgba.len(), (p.width * p.height * 4) as usize);
+    p.rgba.chunks(4).any(|px| px != &p.rgba[..4])
+}
+
+#[wasm_bindgen_test]
+async fn every_visualization_technique_runs_on_webgpu() {
+    use fovea_web::explain::{self, AttributionOptions};
+    let all = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS).unwrap();
+    let (train, test) = (all.slice(0, 20 * 32), all.slice(9000, 9120));
+    let settings = TrainSettings {
+        batch_size: 32,
+        ..TrainSettings::default()
+    };
+    let mut t = Trainer::new(&webgpu().await.device, &settings, &train)
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        t.step().await.unwrap();
+    }
+    let c = &t.classifier;
+    let image = test.normalized(0);
+    let f = explain::filters(c, None).await.unwrap();
+    assert_eq!(f.shape, vec![32, 1, 5, 5]);
+    assert!(drawn(&f.picture), "filters");
+    let m = explain::feature_maps(c, &image, "relu1").await.unwrap();
+    assert_eq!(m.shape, vec![32, 24, 24]);
+    assert!(drawn(&m.picture), "feature maps");
+    for method in [
+        "saliency",
+        "smoothgrad",
+        "guided-backprop",
+        "grad-cam",
+        "integrated-gradients",
+        "occlusion",
+    ] {
+        let opts = AttributionOptions {
+            method: method.into(),
+            target: test.images.labels[0] as usize,
+            samples: 8,
+            ..AttributionOptions::default()
+        };
+        let a = explain::attribution(c, &image, &opts).await.unwrap();
+        assert!(a.values.iter().all(|v| v.is_finite()), "{method}");
+        assert!(a.values.iter().any(|v| *v != 0.0), "{method} is all zero");
+        assert!(drawn(&a.picture), "{method}");
+    }
+    let (found, pic) = explain::top_patches(c, &test, 120, "relu1", &[0, 1, 2], 4)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3);
+    assert!(found.iter().all(|row| row.len() == 4));
+    assert!(drawn(&pic), "patches");
+    for by_pixels in [false, true] {
+        let nn = explain::neighbours(c, &test, 120, 5, 4, by_pixels)
+            .await
+            .unwrap();
+        assert_eq!(nn.len(), 4);
+        assert!(nn.iter().all(|(i, _)| *i != 5 && *i < 120));
+        assert!(
+            nn.windows(2).all(|w| w[0].1 <= w[1].1),
+            "sorted by distance"
+        );
+    }
+    let (xy, ratio) = explain::pca(c, &test, 120).await.unwrap();
+    assert_eq!(xy.len(), 240);
+    assert!(ratio[0] >= ratio[1] && ratio[0] > 0.0);
+    let mut run = explain::tsne_start(c, &test, 120, 10.0, 60).await.unwrap();
+    let mut seen = 0;
+    while run.step() {
+        seen += 1;
+    }
+    assert_eq!((seen, run.iteration()), (60, 60), "one call per iteration");
+    assert!(run.positions().iter().all(|v| v.is_finite()));
+    let d = explain::deep_dream(c, &image, None, 3).await.unwrap();
+    assert!(drawn(&d.picture), "deep dream");
+    assert!(
+        d.values.iter().zip(&image).any(|(a, b)| a != b),
+        "the dream changed the image"
+    );
+}
