@@ -346,3 +346,213 @@ impl JsTrainer {
         })
     }
 }
+
+/// `{values: Float32Array, shape, width, height, rgba: Uint8ClampedArray}`.
+fn explained_js(e: crate::explain::Explained) -> Result<JsValue, JsValue> {
+    let out = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &k.into(), v);
+    set("values", &js_sys::Float32Array::from(&e.values[..]).into())?;
+    set("shape", &to_js(&e.shape)?)?;
+    picture_fields(&out, &e.picture)?;
+    Ok(out.into())
+}
+
+/// Sets `width`, `height` and `rgba` (a `Uint8ClampedArray` for `new ImageData(...)`).
+fn picture_fields(out: &js_sys::Object, p: &crate::explain::Picture) -> Result<(), JsValue> {
+    js_sys::Reflect::set(out, &"width".into(), &p.width.into())?;
+    js_sys::Reflect::set(out, &"height".into(), &p.height.into())?;
+    let rgba = js_sys::Uint8ClampedArray::from(&p.rgba[..]);
+    js_sys::Reflect::set(out, &"rgba".into(), &rgba)?;
+    Ok(())
+}
+
+/// Runs `f` on the trainer's model, holding the busy guard for the Promise's length.
+macro_rules! explain {
+    ($me:expr, |$c:ident| $body:expr) => {{
+        let me = $me.0.clone();
+        future_to_promise(async move {
+            let t = busy!(me);
+            let $c = &t.classifier;
+            $body
+        })
+    }};
+}
+
+/// The fovea-vis techniques on the model being trained. Images are normalised values
+/// (`dataset.normalized(i)`); results carry their raw values and an RGBA picture.
+#[wasm_bindgen(js_class = FoveaTrainer)]
+impl JsTrainer {
+    /// A conv layer's filters (default: the first) as a grid.
+    pub fn filters(&self, layer: Option<String>) -> Promise {
+        explain!(self, |c| explained_js(
+            crate::explain::filters(c, layer.as_deref())
+                .await
+                .map_err(js_err)?
+        ))
+    }
+
+    /// The feature maps of `image` at `layer`.
+    #[wasm_bindgen(js_name = featureMaps)]
+    pub fn feature_maps(&self, image: Vec<f32>, layer: String) -> Promise {
+        explain!(self, |c| explained_js(
+            crate::explain::feature_maps(c, &image, &layer)
+                .await
+                .map_err(js_err)?
+        ))
+    }
+
+    /// An attribution of `image`: `options` is `{method, target, layer, samples, display,
+    /// sign, outlier_perc}` with Captum's names (`saliency`, `smoothgrad`,
+    /// `guided-backprop`, `grad-cam`, `integrated-gradients`, `occlusion`; `heat_map`,
+    /// `blended_heat_map`, `masked_image`; `all`, `positive`, `negative`, `absolute`).
+    pub fn attribution(&self, image: Vec<f32>, options: JsValue) -> Promise {
+        explain!(self, |c| {
+            let text = js_sys::JSON::stringify(&options)?
+                .as_string()
+                .unwrap_or_else(|| "{}".into());
+            let opts: crate::explain::AttributionOptions = serde_json::from_str(&text)
+                .map_err(|e| js_err(format!("attribution options: {e}")))?;
+            explained_js(
+                crate::explain::attribution(c, &image, &opts)
+                    .await
+                    .map_err(js_err)?,
+            )
+        })
+    }
+
+    /// The `k` strongest patches of the first `n` images of `data` for each of
+    /// `channels` of `layer`: `{patches: [[{image, value, rows, cols}]], width, height,
+    /// rgba}`.
+    #[wasm_bindgen(js_name = topPatches)]
+    pub fn top_patches(
+        &self,
+        data: &JsDataset,
+        n: usize,
+        layer: String,
+        channels: Vec<usize>,
+        k: usize,
+    ) -> Promise {
+        let data = data.0.clone();
+        explain!(self, |c| {
+            let (found, pic) = crate::explain::top_patches(c, &data, n, &layer, &channels, k)
+                .await
+                .map_err(js_err)?;
+            #[derive(Serialize)]
+            struct PatchOut {
+                image: usize,
+                value: f32,
+                rows: (usize, usize),
+                cols: (usize, usize),
+            }
+            let rows: Vec<Vec<PatchOut>> = found
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|p| PatchOut {
+                            image: p.image,
+                            value: p.value,
+                            rows: p.rows,
+                            cols: p.cols,
+                        })
+                        .collect()
+                })
+                .collect();
+            let out = js_sys::Object::new();
+            js_sys::Reflect::set(&out, &"patches".into(), &to_js(&rows)?)?;
+            picture_fields(&out, &pic)?;
+            Ok(out.into())
+        })
+    }
+
+    /// The `k` nearest neighbours of image `query` among the first `n` of `data`, by
+    /// features or by pixels: `[[index, distance], ...]`.
+    pub fn neighbours(
+        &self,
+        data: &JsDataset,
+        n: usize,
+        query: usize,
+        k: usize,
+        by_pixels: bool,
+    ) -> Promise {
+        let data = data.0.clone();
+        explain!(self, |c| to_js(
+            &crate::explain::neighbours(c, &data, n, query, k, by_pixels)
+                .await
+                .map_err(js_err)?
+        ))
+    }
+
+    /// PCA of the features of the first `n` images: `{points: [x0, y0, ...], ratio}`.
+    pub fn pca(&self, data: &JsDataset, n: usize) -> Promise {
+        let data = data.0.clone();
+        explain!(self, |c| {
+            let (points, ratio) = crate::explain::pca(c, &data, n).await.map_err(js_err)?;
+            #[derive(Serialize)]
+            struct Out {
+                points: Vec<f32>,
+                ratio: Vec<f64>,
+            }
+            to_js(&Out { points, ratio })
+        })
+    }
+
+    /// Starts t-SNE of the features of the first `n` images; resolves to a
+    /// [`JsTsne`] to step.
+    #[wasm_bindgen(js_name = tsneStart)]
+    pub fn tsne_start(
+        &self,
+        data: &JsDataset,
+        n: usize,
+        perplexity: f32,
+        iterations: usize,
+    ) -> Promise {
+        let data = data.0.clone();
+        explain!(self, |c| {
+            let run = crate::explain::tsne_start(c, &data, n, perplexity, iterations)
+                .await
+                .map_err(js_err)?;
+            Ok(JsTsne(run).into())
+        })
+    }
+
+    /// DeepDream of `image` at `layer` (default: the last pooling layer).
+    #[wasm_bindgen(js_name = deepDream)]
+    pub fn deep_dream(&self, image: Vec<f32>, layer: Option<String>, steps: usize) -> Promise {
+        explain!(self, |c| explained_js(
+            crate::explain::deep_dream(c, &image, layer.as_deref(), steps)
+                .await
+                .map_err(js_err)?
+        ))
+    }
+}
+
+/// A t-SNE run to step and draw as it optimises (host-only: no Promise).
+#[wasm_bindgen(js_name = FoveaTsne)]
+pub struct JsTsne(fovea_vis::tsne::TsneRun);
+
+#[wasm_bindgen(js_class = FoveaTsne)]
+impl JsTsne {
+    /// Runs up to `k` iterations; returns whether any remain.
+    pub fn step(&mut self, k: usize) -> bool {
+        (0..k).all(|_| self.0.step()) && self.0.iteration() < self.0.iterations()
+    }
+
+    /// Iterations done.
+    #[wasm_bindgen(getter)]
+    pub fn iteration(&self) -> usize {
+        self.0.iteration()
+    }
+
+    /// The `n x 2` positions, `[x0, y0, x1, y1, ...]`.
+    pub fn positions(&self) -> Vec<f32> {
+        self.0.positions().to_vec()
+    }
+}
+
+#[wasm_bindgen(js_class = FoveaDataset)]
+impl JsDataset {
+    /// Image `i` normalised as the model sees it (for the explain methods).
+    pub fn normalized(&self, i: usize) -> Vec<f32> {
+        self.0.normalized(i)
+    }
+}

@@ -232,3 +232,71 @@ async fn every_visualization_technique_runs_on_webgpu() {
         "the dream changed the image"
     );
 }
+
+/// An exported Rust object back from the JS value a Promise resolved to.
+trait PipeInto {
+    fn pipe_into<T: wasm_bindgen::convert::TryFromJsValue>(self) -> T;
+}
+
+impl PipeInto for wasm_bindgen::JsValue {
+    fn pipe_into<T: wasm_bindgen::convert::TryFromJsValue>(self) -> T {
+        T::try_from_js_value(self).unwrap_or_else(|v| panic!("not the expected object: {v:?}"))
+    }
+}
+
+/// Awaits a Promise from the JS API.
+async fn resolve(p: js_sys::Promise) -> wasm_bindgen::JsValue {
+    wasm_bindgen_futures::JsFuture::from(p)
+        .await
+        .unwrap_or_else(|e| panic!("the Promise was rejected: {e:?}"))
+}
+
+fn field(v: &wasm_bindgen::JsValue, k: &str) -> wasm_bindgen::JsValue {
+    js_sys::Reflect::get(v, &k.into()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn the_javascript_api_trains_predicts_explains_and_refuses_a_second_call() {
+    use fovea_web::bindings::{JsDataset, JsSession, JsTrainer};
+    let session: JsSession = resolve(JsSession::open("best".into())).await.pipe_into();
+    let report = session.report().unwrap();
+    assert_eq!(field(&report, "backend").as_string().unwrap(), "webgpu");
+    let data = JsDataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS).unwrap();
+    let train = data.slice(0, 64);
+    let settings =
+        js_sys::JSON::parse(r#"{"batch_size": 32, "optimizer": "adam", "lr": 0.001}"#).unwrap();
+    let t: JsTrainer = resolve(JsTrainer::create(&session, settings, &train))
+        .await
+        .pipe_into();
+    let first = t.step();
+    let second = wasm_bindgen_futures::JsFuture::from(t.step()).await;
+    let e = second.expect_err("a second call while the first runs is refused");
+    assert!(format!("{e:?}").contains("busy"), "{e:?}");
+    let r = resolve(first).await;
+    assert!(field(&r, "loss").as_f64().unwrap().is_finite());
+    let probs = resolve(t.predict_pixels(data.image(0), false)).await;
+    let p: Vec<f64> = js_sys::Array::from(&js_sys::Array::from(&probs).get(0))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(p.len(), 10);
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+    let ck = resolve(t.checkpoint()).await;
+    let bytes = js_sys::Uint8Array::new(&field(&ck, "safetensors")).to_vec();
+    let json = field(&ck, "runJson").as_string().unwrap();
+    assert!(Classifier::load(&Device::cpu(), &bytes, &json).is_ok());
+    let sal = resolve(t.attribution(
+        data.normalized(0),
+        js_sys::JSON::parse(r#"{"method": "saliency"}"#).unwrap(),
+    ))
+    .await;
+    assert_eq!(field(&sal, "width").as_f64().unwrap(), 112.0);
+    let e = wasm_bindgen_futures::JsFuture::from(JsTrainer::create(
+        &session,
+        js_sys::JSON::parse(r#"{"model": "resnet"}"#).unwrap(),
+        &train,
+    ))
+    .await
+    .expect_err("an unknown model is refused");
+    assert!(format!("{e:?}").contains("resnet"), "{e:?}");
+}
