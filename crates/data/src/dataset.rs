@@ -191,10 +191,11 @@ impl MnistKind {
         };
         let (ip, lp) = (path(images)?, path(labels)?);
         let (img, lab) = (read_idx(&ip)?, read_idx(&lp)?);
-        self.from_idx(img, lab, size).map_err(|(which, reason)| Error::BadFile {
-            path: if which == 0 { ip.clone() } else { lp.clone() },
-            reason: reason.replace("{images}", &ip.display().to_string()),
-        })
+        self.from_idx(img, lab, size)
+            .map_err(|(which, reason)| Error::BadFile {
+                path: if which == 0 { ip.clone() } else { lp.clone() },
+                reason: reason.replace("{images}", &ip.display().to_string()),
+            })
     }
 
     /// A dataset from decoded image and label files (see [`crate::idx::decode_idx`]),

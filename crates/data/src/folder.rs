@@ -49,9 +49,7 @@ pub fn decode_image(
         .map_err(|e| format!("cannot read: {e}"))?
         .decode()
         .map_err(|e| {
-            format!(
-                "not an image Fovea can read ({e}); use PNG, JPEG, BMP, GIF, PNM, TIFF or WebP"
-            )
+            format!("not an image Fovea can read ({e}); use PNG, JPEG, BMP, GIF, PNM, TIFF or WebP")
         })?;
     let img = match size {
         Some((h, w)) if (h, w) != (img.height() as usize, img.width() as usize) => {

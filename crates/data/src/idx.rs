@@ -33,9 +33,9 @@ pub fn read_idx(path: &Path) -> Result<Idx> {
 pub fn decode_idx(raw: &[u8]) -> std::result::Result<Idx, String> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        GzDecoder::new(raw)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("gzip data is corrupt or truncated ({e}); fetch the file again"))?;
+        GzDecoder::new(raw).read_to_end(&mut out).map_err(|e| {
+            format!("gzip data is corrupt or truncated ({e}); fetch the file again")
+        })?;
         parse_idx(&out)
     } else {
         parse_idx(raw)
