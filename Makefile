@@ -53,13 +53,16 @@ WEB_TEST_ENV = CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runn
 	CHROMEDRIVER=$$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=900
 WEBGPU_ON = WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/crates/web/webdriver.json
 WEBGPU_OFF = WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/crates/web/webdriver-no-webgpu.json
+WEB_RUN = $(CURDIR)/target/web-run
 web-test:
-	$(CARGO) clippy -p fovea-device -p fovea-web --target wasm32-unknown-unknown --tests \
-		-- -D warnings
+	$(CARGO) run -q -p fovea-web --example run_fixture -- $(WEB_RUN)
+	$(CARGO) clippy -p fovea-device --target wasm32-unknown-unknown --test browser -- -D warnings
+	FOVEA_WEB_RUN=$(WEB_RUN) $(CARGO) clippy -p fovea-web --target wasm32-unknown-unknown \
+		--tests -- -D warnings
 	$(WEB_TEST_ENV) $(WEBGPU_ON) $(CARGO) test -p fovea-device --target wasm32-unknown-unknown \
 		--test browser
-	$(WEB_TEST_ENV) $(WEBGPU_ON) $(CARGO) test -p fovea-web --target wasm32-unknown-unknown \
-		--test browser --test browser_worker
+	$(WEB_TEST_ENV) $(WEBGPU_ON) FOVEA_WEB_RUN=$(WEB_RUN) $(CARGO) test -p fovea-web \
+		--target wasm32-unknown-unknown --test browser --test browser_worker --test browser_run
 	$(WEB_TEST_ENV) $(WEBGPU_OFF) $(CARGO) test -p fovea-web --target wasm32-unknown-unknown \
 		--test browser_fallback
 

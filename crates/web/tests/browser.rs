@@ -7,21 +7,19 @@
 //! compiled into the test.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use fovea_device::{Array, CrossEntropyOptions, Device};
 use fovea_graph::{cross_entropy, Tensor};
 use fovea_nn::checkpoint::{load_state, NamedTensor};
 use fovea_nn::{ModuleExt, Optimizer, Sgd};
-use fovea_web::{Classifier, Dataset, Session, TrainSettings, Trainer, Want};
+use fovea_web::{Classifier, Session, TrainSettings, Trainer, Want};
 use std::collections::HashMap;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 const SEED_NET: &[u8] = include_bytes!("../../../tests/fixtures/seed_net_torch.safetensors");
-const TEST_IMAGES: &[u8] =
-    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
-const TEST_LABELS: &[u8] =
-    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
 
 async fn webgpu() -> Session {
     let s = Session::open(Want::Gpu)
@@ -115,7 +113,7 @@ async fn the_seed_net_matches_pytorch_on_webgpu_and_the_wasm_cpu_backend() {
 
 #[wasm_bindgen_test]
 async fn training_on_fashion_mnist_lowers_the_loss_and_checkpoints_round_trip() {
-    let all = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS).unwrap();
+    let all = common::fashion_test();
     let (train, test) = (all.slice(0, 30 * 32), all.slice(9800, 10000));
     let settings = TrainSettings {
         batch_size: 32,
@@ -159,7 +157,7 @@ fn drawn(p: &fovea_web::explain::Picture) -> bool {
 #[wasm_bindgen_test]
 async fn every_visualization_technique_runs_on_webgpu() {
     use fovea_web::explain::{self, AttributionOptions};
-    let all = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS).unwrap();
+    let all = common::fashion_test();
     let (train, test) = (all.slice(0, 20 * 32), all.slice(9000, 9120));
     let settings = TrainSettings {
         batch_size: 32,
@@ -261,7 +259,8 @@ async fn the_javascript_api_trains_predicts_explains_and_refuses_a_second_call()
     let session: JsSession = resolve(JsSession::open("best".into())).await.pipe_into();
     let report = session.report().unwrap();
     assert_eq!(field(&report, "backend").as_string().unwrap(), "webgpu");
-    let data = JsDataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS).unwrap();
+    let (images, labels) = common::fashion_test_bytes();
+    let data = JsDataset::from_idx("fashion-mnist", images, labels).unwrap();
     let train = data.slice(0, 64);
     let settings =
         js_sys::JSON::parse(r#"{"batch_size": 32, "optimizer": "adam", "lr": 0.001}"#).unwrap();
@@ -299,4 +298,47 @@ async fn the_javascript_api_trains_predicts_explains_and_refuses_a_second_call()
     .await
     .expect_err("an unknown model is refused");
     assert!(format!("{e:?}").contains("resnet"), "{e:?}");
+}
+
+#[wasm_bindgen_test]
+async fn vgg16s_classifier_runs_on_webgpu_with_fc6_split_across_bindings() {
+    use fovea_nn::{Linear, Module};
+    let g = webgpu().await.device;
+    // fc6's weight is 25088 x 4096 floats (411 MB). SwiftShader binds up to 1 GiB, so cap
+    // bindings at 64 Mi floats (256 MiB, what many real adapters allow) to make it split
+    // as it must there.
+    g.engine().unwrap().cap_binding_len(Some(64 << 20));
+    fovea_nn::manual_seed(0);
+    let layers = [
+        Linear::new(25088, 4096),
+        Linear::new(4096, 4096),
+        Linear::new(4096, 1000),
+    ];
+    let x = Array::randn(&Device::cpu(), &[2, 25088], 1).unwrap();
+    let run = |x: Tensor| -> Tensor {
+        let mut h = x;
+        for (i, l) in layers.iter().enumerate() {
+            h = l.forward(&h).unwrap();
+            if i < 2 {
+                h = h.relu().unwrap();
+            }
+        }
+        h
+    };
+    let want = run(Tensor::new(x.clone())).to_vec_async().await.unwrap();
+    for l in &layers {
+        l.to_device(&g).unwrap();
+    }
+    let got = run(Tensor::new(x.to_device(&g).unwrap()))
+        .to_vec_async()
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2000);
+    let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-3 * scale,
+            "logit {i}: WebGPU {a}, CPU {b}"
+        );
+    }
 }

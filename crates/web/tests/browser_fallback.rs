@@ -4,15 +4,12 @@
 //! there. Run by `make web-test` with that webdriver file.
 #![cfg(target_arch = "wasm32")]
 
-use fovea_web::{Dataset, Session, TrainSettings, Trainer, Want};
+mod common;
+
+use fovea_web::{Session, TrainSettings, Trainer, Want};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const TEST_IMAGES: &[u8] =
-    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
-const TEST_LABELS: &[u8] =
-    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
 
 #[wasm_bindgen_test]
 async fn without_webgpu_training_falls_back_to_the_cpu_backend_and_says_why() {
@@ -26,9 +23,7 @@ async fn without_webgpu_training_falls_back_to_the_cpu_backend_and_says_why() {
     let why = s.report.fallback_reason.clone().expect("a reason");
     assert!(why.contains("WebGPU"), "{why}");
 
-    let data = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS)
-        .unwrap()
-        .slice(0, 256);
+    let data = common::fashion_test().slice(0, 256);
     let settings = TrainSettings {
         batch_size: 32,
         ..TrainSettings::default()

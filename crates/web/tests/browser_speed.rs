@@ -1,19 +1,17 @@
 //! Figures, not assertions: how long opening WebGPU and building the Net take in headless
 //! Chromium, the first training step's latency, and the Net's training images/s on the
 //! browser's WebGPU and on the CPU backend built for wasm. Run by `make web-bench` (release
-//! build; not part of `make test`). Native CPU figures for comparison: `fovea bench train`.
+//! build; not part of `make test`). For the native CPU backend, `fovea train --device cpu`
+//! prints images/s per epoch.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use fovea_device::Device;
-use fovea_web::{Dataset, Session, TrainSettings, Trainer, Want};
+use fovea_web::{Session, TrainSettings, Trainer, Want};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const TEST_IMAGES: &[u8] =
-    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
-const TEST_LABELS: &[u8] =
-    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
 
 fn now() -> f64 {
     js_sys::Date::now()
@@ -22,9 +20,7 @@ fn now() -> f64 {
 #[wasm_bindgen_test]
 async fn net_training_speed_on_webgpu_and_the_wasm_cpu_backend() {
     let t0 = now();
-    let data = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS)
-        .unwrap()
-        .slice(0, 64 * 12);
+    let data = common::fashion_test().slice(0, 64 * 12);
     console_log!("decode the Fashion-MNIST test split: {:.0} ms", now() - t0);
     let t0 = now();
     let s = Session::open(Want::Gpu).await.expect("WebGPU");

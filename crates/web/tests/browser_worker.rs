@@ -2,15 +2,12 @@
 //! its compute (`make web-test`; headless Chromium, WebGPU on SwiftShader).
 #![cfg(target_arch = "wasm32")]
 
-use fovea_web::{Dataset, Session, TrainSettings, Trainer, Want};
+mod common;
+
+use fovea_web::{Session, TrainSettings, Trainer, Want};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
-
-const TEST_IMAGES: &[u8] =
-    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
-const TEST_LABELS: &[u8] =
-    include_bytes!("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
 
 #[wasm_bindgen_test]
 async fn a_worker_opens_webgpu_and_trains() {
@@ -21,9 +18,7 @@ async fn a_worker_opens_webgpu_and_trains() {
     let s = Session::open(Want::Gpu)
         .await
         .expect("WebGPU in a dedicated worker");
-    let data = Dataset::from_idx("fashion-mnist", TEST_IMAGES, TEST_LABELS)
-        .unwrap()
-        .slice(0, 256);
+    let data = common::fashion_test().slice(0, 256);
     let settings = TrainSettings {
         batch_size: 32,
         ..TrainSettings::default()
