@@ -168,3 +168,31 @@ fn bad_input_gets_one_clear_error() {
         assert!(e.contains(want), "{e}");
     }
 }
+
+#[test]
+fn images_from_bytes_become_a_dataset_with_sorted_classes() {
+    let png = |v: u8| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::GrayImage::from_pixel(7, 5, image::Luma([v]))
+            .write_to(&mut out, image::ImageFormat::Png)
+            .unwrap();
+        out.into_inner()
+    };
+    let files = vec![
+        ("shirt".to_string(), png(200)),
+        ("boot".to_string(), png(10)),
+        ("shirt".to_string(), png(100)),
+    ];
+    let d = Dataset::from_images(&files, 1, (4, 4), None).unwrap();
+    assert_eq!(d.images.classes, ["boot", "shirt"]);
+    assert_eq!(d.images.labels, [1, 0, 1]);
+    assert_eq!(d.images.image_shape, (1, 4, 4));
+    assert_eq!(d.images.image(1), [10u8; 16]);
+    let mean = (200.0 + 10.0 + 100.0) / 3.0 / 255.0;
+    assert!((d.norm.mean[0] - mean).abs() < 1e-5, "{:?}", d.norm);
+    let test = Dataset::from_images(&files[..1], 1, (4, 4), Some(d.norm.clone())).unwrap();
+    assert_eq!(test.norm, d.norm, "a test split keeps the training split's normalisation");
+    let bad = vec![("boot".to_string(), b"not a png".to_vec())];
+    let e = Dataset::from_images(&bad, 1, (4, 4), None).unwrap_err();
+    assert!(e.contains("image 0 (class boot)") && e.contains("PNG"), "{e}");
+}
