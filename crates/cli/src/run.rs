@@ -11,15 +11,7 @@ use fovea_nn::ModuleExt;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Where training stands: the next batch to run is `batch` of `epoch` (both from the
-/// start of training; epochs count from 1, batches from 0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    /// the epoch under way (or next)
-    pub epoch: usize,
-    /// batches of it already done
-    pub batch: usize,
-}
+pub use fovea_models::run::Position;
 
 /// Everything `run.json` holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]

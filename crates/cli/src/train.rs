@@ -122,33 +122,8 @@ impl Default for TrainConfig {
     }
 }
 
-/// One epoch's numbers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// epoch, from 1
-    pub epoch: usize,
-    /// mean training loss
-    pub train_loss: f64,
-    /// training accuracy
-    pub train_acc: f64,
-    /// mean test loss
-    pub test_loss: f64,
-    /// test accuracy
-    pub test_acc: f64,
-    /// seconds spent training this epoch
-    pub seconds: f64,
-    /// training images per second
-    pub images_per_s: f64,
-    /// MiB of GPU buffers held by live arrays after the epoch (0 on the CPU backend)
-    #[serde(default)]
-    pub pool_in_use_mib: f64,
-    /// MiB of GPU buffers cached for reuse after the epoch (0 on the CPU backend)
-    #[serde(default)]
-    pub pool_cached_mib: f64,
-    /// resident memory of the process after the epoch, MiB (0 where unknown)
-    #[serde(default)]
-    pub rss_mib: f64,
-}
+/// One epoch's numbers (the row `run.json` and `metrics.csv` hold).
+pub use fovea_models::run::EpochRow as EpochMetrics;
 
 /// The training loss and accuracy over the steps since the previous row.
 #[derive(Clone, Debug, PartialEq)]

@@ -12,6 +12,7 @@
 mod alexnet;
 mod net;
 mod receptive;
+pub mod run;
 mod spec;
 mod vgg;
 

@@ -12,13 +12,12 @@
 //! - [`trainer`]: one step or one epoch at a time with SGD, Adam or AdamW and the LR
 //!   schedules of `fovea train`.
 //! - [`explain`]: every fovea-vis technique, as values and RGBA pictures.
-//! - [`run`]: the run description, read and written as `fovea train` does.
+//! - [`run`]: the run description (`run.json`), shared with `fovea train`.
 
 pub mod classifier;
 mod clock;
 pub mod data;
 pub mod explain;
-pub mod run;
 pub mod session;
 pub mod trainer;
 
@@ -27,7 +26,7 @@ pub mod bindings;
 
 pub use classifier::{Classifier, Evaluation};
 pub use data::Dataset;
-pub use run::RunDescription;
+pub use fovea_models::run::{self, RunDescription};
 pub use session::{Session, Want};
 pub use trainer::{StepReport, TrainSettings, Trainer};
 

@@ -191,8 +191,14 @@ fn images_from_bytes_become_a_dataset_with_sorted_classes() {
     let mean = (200.0 + 10.0 + 100.0) / 3.0 / 255.0;
     assert!((d.norm.mean[0] - mean).abs() < 1e-5, "{:?}", d.norm);
     let test = Dataset::from_images(&files[..1], 1, (4, 4), Some(d.norm.clone())).unwrap();
-    assert_eq!(test.norm, d.norm, "a test split keeps the training split's normalisation");
+    assert_eq!(
+        test.norm, d.norm,
+        "a test split keeps the training split's normalisation"
+    );
     let bad = vec![("boot".to_string(), b"not a png".to_vec())];
     let e = Dataset::from_images(&bad, 1, (4, 4), None).unwrap_err();
-    assert!(e.contains("image 0 (class boot)") && e.contains("PNG"), "{e}");
+    assert!(
+        e.contains("image 0 (class boot)") && e.contains("PNG"),
+        "{e}"
+    );
 }

@@ -1,9 +1,13 @@
-//! The run description, `run.json`: read and written in `fovea train`'s format, so a run
-//! folder's `best.safetensors` + `run.json` load in the page and what the page saves loads
-//! in `fovea` (`fovea predict`, `fovea eval`, `fovea visualize`).
+//! The run description, `run.json`: what rebuilding a trained model needs (model or arch
+//! spec, classes, input shape, normalisation), the settings, and the metrics so far. The
+//! `fovea` command writes it beside its checkpoints (with its own settings type, whose
+//! fields these mirror) and the page reads and writes the same format, so runs move
+//! between them both ways.
 
-use crate::Result;
 use serde::{Deserialize, Serialize};
+
+/// `Result` with the reason as text.
+type Result<T> = std::result::Result<T, String>;
 
 /// `fovea train`'s settings as `run.json` records them.
 #[derive(Clone, Debug, Serialize, Deserialize)]
