@@ -165,14 +165,7 @@ impl Trainer {
             .map_err(err)?
             .shuffle(settings.seed)
             .transform(train.norm.clone());
-        let mut opt = fovea_nn::optim::by_name(
-            &settings.optimizer,
-            classifier.model.parameters(),
-            settings.lr,
-            settings.momentum,
-            settings.weight_decay,
-        )
-        .map_err(err)?;
+        let mut opt = optimizer(settings, &classifier).map_err(err)?;
         let sched = fovea_nn::optim::schedule_by_name(
             &settings.schedule,
             opt.as_mut(),
@@ -314,6 +307,17 @@ impl Trainer {
     }
 }
 
+/// The optimizer `s` names over `c`'s parameters.
+fn optimizer(s: &TrainSettings, c: &Classifier) -> fovea_nn::Result<Box<dyn Optimizer>> {
+    fovea_nn::optim::by_name(
+        &s.optimizer,
+        c.model.parameters(),
+        s.lr,
+        s.momentum,
+        s.weight_decay,
+    )
+}
+
 /// Runs one training step, an evaluation pass and a prediction of `batch` zero images on
 /// `c` (a throwaway model), and waits for them: the device compiles every pipeline these
 /// use, and keeps them for the real model.
@@ -329,13 +333,7 @@ async fn compile_pipelines(
     c.model.train();
     let logits = c.model.call(&x)?;
     let loss = cross_entropy(&logits, &y, CrossEntropyOptions::default())?;
-    let mut opt = fovea_nn::optim::by_name(
-        &s.optimizer,
-        c.model.parameters(),
-        s.lr,
-        s.momentum,
-        s.weight_decay,
-    )?;
+    let mut opt = optimizer(s, c)?;
     loss.backward()?;
     opt.step()?;
     let hits = logits

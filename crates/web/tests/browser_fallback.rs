@@ -6,7 +6,7 @@
 
 mod common;
 
-use fovea_web::{Session, TrainSettings, Trainer, Want};
+use fovea_web::{Session, Want};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -23,16 +23,7 @@ async fn without_webgpu_training_falls_back_to_the_cpu_backend_and_says_why() {
     let why = s.report.fallback_reason.clone().expect("a reason");
     assert!(why.contains("WebGPU"), "{why}");
 
-    let data = common::fashion_test().slice(0, 256);
-    let settings = TrainSettings {
-        batch_size: 32,
-        ..TrainSettings::default()
-    };
-    let mut t = Trainer::new(&s.device, &settings, &data).await.unwrap();
-    let mut losses = Vec::new();
-    for _ in 0..8 {
-        losses.push(t.step().await.unwrap().loss);
-    }
+    let losses = common::eight_step_losses(&s.device).await;
     assert!(
         losses[7] < losses[0],
         "the loss falls on the fallback: {losses:?}"

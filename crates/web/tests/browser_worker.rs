@@ -4,7 +4,7 @@
 
 mod common;
 
-use fovea_web::{Session, TrainSettings, Trainer, Want};
+use fovea_web::{Session, Want};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
@@ -18,16 +18,7 @@ async fn a_worker_opens_webgpu_and_trains() {
     let s = Session::open(Want::Gpu)
         .await
         .expect("WebGPU in a dedicated worker");
-    let data = common::fashion_test().slice(0, 256);
-    let settings = TrainSettings {
-        batch_size: 32,
-        ..TrainSettings::default()
-    };
-    let mut t = Trainer::new(&s.device, &settings, &data).await.unwrap();
-    let mut losses = Vec::new();
-    for _ in 0..8 {
-        losses.push(t.step().await.unwrap().loss);
-    }
+    let losses = common::eight_step_losses(&s.device).await;
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(
         losses[7] < losses[0],
