@@ -120,15 +120,10 @@ impl Ctx {
 
     /// The first layer whose name starts with `prefix`, else the last such before flattening.
     pub fn layer_like(&self, prefix: &str, last: bool) -> Res<String> {
-        let names = self.model.layer_names();
-        let mut it = names
-            .iter()
-            .filter(|n| n.starts_with(prefix) && self.model.receptive_field(n).is_some());
-        let found = if last { it.next_back() } else { it.next() };
-        found.cloned().ok_or_else(|| {
+        self.model.layer_like(prefix, last).ok_or_else(|| {
             format!(
                 "the model has no `{prefix}...` layer; its layers are {}",
-                names.join(", ")
+                self.model.layer_names().join(", ")
             )
             .into()
         })

@@ -42,6 +42,18 @@ pub trait Model: Module {
         let names = self.layer_names();
         names[names.len().saturating_sub(2)].clone()
     }
+
+    /// The first (with `last`, the last) image layer, one with a receptive field and so
+    /// before flattening, whose name starts with `prefix` (`"relu"`, `"pool"`): Grad-CAM's
+    /// and DeepDream's default layers.
+    fn layer_like(&self, prefix: &str, last: bool) -> Option<String> {
+        let names = self.layer_names();
+        let mut it = names
+            .iter()
+            .filter(|n| n.starts_with(prefix) && self.receptive_field(n).is_some());
+        let found = if last { it.next_back() } else { it.next() };
+        found.cloned()
+    }
 }
 
 /// The models `by_name` knows.

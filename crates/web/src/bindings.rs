@@ -378,6 +378,40 @@ macro_rules! explain {
     }};
 }
 
+#[wasm_bindgen(js_class = FoveaTrainer)]
+impl JsTrainer {
+    /// The names of the layers the explain methods take (`conv1`, `relu1`, `pool`, ...).
+    #[wasm_bindgen(js_name = layerNames)]
+    pub fn layer_names(&self) -> Result<Vec<String>, JsValue> {
+        let t = self
+            .0
+            .try_borrow()
+            .map_err(|_| js_err("busy: a call is running"))?;
+        Ok(t.classifier.model.layer_names())
+    }
+
+    /// Raw image bytes (`N * C * H * W`, 0-255, e.g. a drawing) normalised as the model's
+    /// inputs are, for the explain methods.
+    #[wasm_bindgen(js_name = normalizePixels)]
+    pub fn normalize_pixels(&self, pixels: Vec<u8>) -> Result<Vec<f32>, JsValue> {
+        let t = self
+            .0
+            .try_borrow()
+            .map_err(|_| js_err("busy: a call is running"))?;
+        t.classifier.normalize_pixels(&pixels).map_err(js_err)
+    }
+
+    /// The run description as `run.json` text.
+    #[wasm_bindgen(js_name = runJson)]
+    pub fn run_json(&self) -> Result<String, JsValue> {
+        let t = self
+            .0
+            .try_borrow()
+            .map_err(|_| js_err("busy: a call is running"))?;
+        Ok(t.classifier.run.to_json())
+    }
+}
+
 /// The fovea-vis techniques on the model being trained. Images are normalised values
 /// (`dataset.normalized(i)`); results carry their raw values and an RGBA picture.
 #[wasm_bindgen(js_class = FoveaTrainer)]

@@ -87,6 +87,14 @@ impl Classifier {
         normalize(&self.run)
     }
 
+    /// Raw image bytes (`N * C * H * W`, 0-255) normalised as the model's inputs are.
+    pub fn normalize_pixels(&self, pixels: &[u8]) -> Result<Vec<f32>> {
+        let (c, _, _) = self.run.input();
+        let mut out = vec![0.0; pixels.len()];
+        self.normalize()?.apply(pixels, c, &mut out);
+        Ok(out)
+    }
+
     /// Class probabilities (softmax) of `n` images given as raw bytes (`n * C * H * W`,
     /// 0-255, the model's input size), inverted first when `invert` (dark objects on a
     /// light background, the opposite of Fashion-MNIST).

@@ -57,7 +57,7 @@ pub struct AttributionOptions {
     pub method: String,
     /// the class explained
     pub target: usize,
-    /// Grad-CAM's layer (default: the last conv layer's activation)
+    /// Grad-CAM's layer (default: the last ReLU before flattening, as `fovea visualize`)
     pub layer: Option<String>,
     /// SmoothGrad's noisy copies; integrated gradients' steps
     pub samples: usize,
@@ -159,7 +159,9 @@ pub async fn attribution(
         "grad-cam" => {
             let layer = match &opts.layer {
                 Some(l) => l.clone(),
-                None => m.feature_layer(),
+                None => m.layer_like("relu", true).ok_or(
+                    "the model has no relu layer before flattening; give Grad-CAM a layer",
+                )?,
             };
             attribution::grad_cam_async(m, &x, t, &layer).await
         }
@@ -332,12 +334,12 @@ pub async fn deep_dream(
 ) -> Result<Explained> {
     let x = one(c, image)?;
     let (ch, h, w) = c.run.input();
-    let names = c.model.layer_names();
-    let last_like = |k: &str| names.iter().rev().find(|n| n.contains(k)).cloned();
+    let m = c.model.as_ref();
     let layer = match layer {
         Some(l) => l.to_string(),
-        None => last_like("pool")
-            .or_else(|| last_like("relu"))
+        None => m
+            .layer_like("pool", true)
+            .or_else(|| m.layer_like("relu", true))
             .ok_or("the model has no pool or relu layer to dream at; name a layer")?,
     };
     let mut cfg = dream::Dream::new(&layer);

@@ -202,3 +202,26 @@ fn images_from_bytes_become_a_dataset_with_sorted_classes() {
         "{e}"
     );
 }
+
+#[test]
+fn grad_cam_and_deep_dream_pick_image_layers_of_any_model_by_default() {
+    use fovea_web::explain::{attribution, deep_dream, AttributionOptions};
+    let data = test_set().slice(0, 64);
+    for model in ["net", "vgg-small", "vgg-small-bn"] {
+        let settings = TrainSettings {
+            model: model.into(),
+            ..TrainSettings::default()
+        };
+        let t = fovea_device::block_on(Trainer::new(&Device::cpu(), &settings, &data)).unwrap();
+        let image = data.normalized(0);
+        let opts = AttributionOptions {
+            method: "grad-cam".into(),
+            ..AttributionOptions::default()
+        };
+        let cam = fovea_device::block_on(attribution(&t.classifier, &image, &opts))
+            .unwrap_or_else(|e| panic!("Grad-CAM on {model}: {e}"));
+        assert_eq!(cam.shape, vec![28, 28], "{model}");
+        fovea_device::block_on(deep_dream(&t.classifier, &image, None, 1))
+            .unwrap_or_else(|e| panic!("DeepDream on {model}: {e}"));
+    }
+}
