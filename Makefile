@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup demo tour test lint wasm-check web-test web-bench bench
+.PHONY: setup demo tour test lint wasm-check web-test web-bench web bench
 
 ## Install missing system pieces (Vulkan driver fallback, wasm target).
 setup:
@@ -65,6 +65,17 @@ web-test:
 		--target wasm32-unknown-unknown --test browser --test browser_worker --test browser_run
 	$(WEB_TEST_ENV) $(WEBGPU_OFF) $(CARGO) test -p fovea-web --target wasm32-unknown-unknown \
 		--test browser_fallback
+
+## The page (web/): fovea-web built in release for wasm32, wasm-bindgen's output in web/pkg,
+## Fashion-MNIST in web/data, served on 127.0.0.1:$(WEB_PORT) until Ctrl-C.
+WEB_PORT ?= 8000
+web: setup
+	$(CARGO) build -p fovea-web --release --target wasm32-unknown-unknown
+	wasm-bindgen --target web --out-dir web/pkg \
+		target/wasm32-unknown-unknown/release/fovea_web.wasm
+	./scripts/web_data.sh web/data
+	@echo "Fovea's page: http://127.0.0.1:$(WEB_PORT)/ (Chromium on Linux needs --enable-unsafe-webgpu for WebGPU; without it the page trains on the CPU fallback)"
+	python3 -m http.server $(WEB_PORT) --bind 127.0.0.1 --directory web
 
 ## Figures from headless Chromium: open WebGPU, build the Net, first-step latency and
 ## training images/s on WebGPU and on the wasm CPU backend (release build).
