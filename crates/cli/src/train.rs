@@ -7,8 +7,8 @@ use crate::plots::{self, Curve};
 use crate::run::{load_run, Position, RunInfo, Which};
 use crate::Res;
 use fovea_data::{Augment, DataLoader, ImageDataset, Normalize};
-use fovea_device::{Array, CrossEntropyOptions, Device, Reduction};
-use fovea_graph::{cross_entropy, no_grad, Tensor};
+use fovea_device::{Array, CrossEntropyOptions, Device};
+use fovea_graph::{cross_entropy, Tensor};
 use fovea_io::write_atomic;
 use fovea_models::Model;
 use fovea_nn::{
@@ -230,13 +230,10 @@ pub fn evaluate(
         let x = Tensor::new(Array::from_slice(dev, &b.images, &b.shape)?);
         let y = Array::from_slice(dev, &b.labels, &[b.labels.len()])?;
         let logits = model.call(&x)?;
-        let opts = CrossEntropyOptions {
-            reduction: Reduction::Sum,
-            ..Default::default()
-        };
-        loss += cross_entropy(&logits, &y, opts)?.item()? as f64;
-        let pred = logits.argmax(1, false)?.to_vec()?;
-        for (p, t) in pred.iter().zip(&b.labels) {
+        // One host read per batch: the summed loss, then every prediction.
+        let read = fovea_nn::loss::eval_summary(&logits, &y)?.to_vec()?;
+        loss += read[0] as f64;
+        for (p, t) in read[1..].iter().zip(&b.labels) {
             confusion[*t as usize][*p as usize] += 1;
         }
         n += b.labels.len();
@@ -538,15 +535,7 @@ pub fn train(args: &TrainConfig) -> Res<Vec<EpochMetrics>> {
             }
             steps_run += 1;
             // One host read per step: the loss and the number of correct predictions together.
-            let read = no_grad(|| -> Res<Vec<f32>> {
-                let hits = logits
-                    .argmax(1, false)?
-                    .eq(&y)?
-                    .sum(&[], false)?
-                    .reshape(&[1])?;
-                let l = loss.array().reshape(&[1])?;
-                Ok(Array::concat(&[&l, &hits], 0)?.to_vec()?)
-            })?;
+            let read = fovea_nn::loss::step_summary(&logits, &y, &loss)?.to_vec()?;
             loss_sum += read[0] as f64 * n as f64;
             correct += read[1] as usize;
             seen += n;

@@ -7,6 +7,34 @@ use fovea_graph::Tensor;
 
 pub use fovea_graph::{cross_entropy, mse_loss, nll_loss};
 
+/// A training step's numbers, still on the device so one read fetches both:
+/// `[loss, number of rows whose arg-max logit is the label]`. Recorded nowhere.
+pub fn step_summary(logits: &Tensor, labels: &Array, loss: &Tensor) -> Result<Array> {
+    fovea_graph::no_grad(|| {
+        let hits = logits
+            .argmax(1, false)?
+            .eq(labels)?
+            .sum(&[], false)?
+            .reshape(&[1])?;
+        let l = loss.array().reshape(&[1])?;
+        Ok(Array::concat(&[&l, &hits], 0)?)
+    })
+}
+
+/// An evaluation batch's numbers, still on the device so one read fetches them all:
+/// `[summed cross-entropy, then the predicted class of each row]`.
+pub fn eval_summary(logits: &Tensor, labels: &Array) -> Result<Array> {
+    fovea_graph::no_grad(|| {
+        let opts = CrossEntropyOptions {
+            reduction: Reduction::Sum,
+            ..Default::default()
+        };
+        let l = cross_entropy(logits, labels, opts)?.array().reshape(&[1])?;
+        let p = logits.argmax(1, false)?;
+        Ok(Array::concat(&[&l, &p], 0)?)
+    })
+}
+
 /// `nn.CrossEntropyLoss`: logits `[N, C]` against class indices `[N]` (as f32).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CrossEntropyLoss {

@@ -6,8 +6,8 @@ use crate::data::Dataset;
 use crate::run::RunDescription;
 use crate::{err, Result};
 use fovea_data::{decode_image, DataLoader, Normalize};
-use fovea_device::{Array, CrossEntropyOptions, Device, Reduction};
-use fovea_graph::{cross_entropy, NoGradGuard, Tensor};
+use fovea_device::{Array, Device};
+use fovea_graph::{NoGradGuard, Tensor};
 use fovea_models::Model;
 use fovea_nn::ModuleExt;
 use serde::Serialize;
@@ -173,20 +173,12 @@ impl Classifier {
             let x = Tensor::new(Array::from_slice(dev, &b.images, &b.shape).map_err(err)?);
             let y = Array::from_slice(dev, &b.labels, &[b.labels.len()]).map_err(err)?;
             let logits = self.model.call(&x).map_err(err)?;
-            let opts = CrossEntropyOptions {
-                reduction: Reduction::Sum,
-                ..Default::default()
-            };
             // One read per batch: the summed loss, then every prediction.
-            let read = (|| -> fovea_graph::Result<Array> {
-                let l = cross_entropy(&logits, &y, opts)?.array().reshape(&[1])?;
-                let p = logits.argmax(1, false)?;
-                Ok(Array::concat(&[&l, &p], 0)?)
-            })()
-            .map_err(err)?
-            .to_vec_async()
-            .await
-            .map_err(err)?;
+            let read = fovea_nn::loss::eval_summary(&logits, &y)
+                .map_err(err)?
+                .to_vec_async()
+                .await
+                .map_err(err)?;
             loss += read[0] as f64;
             for (p, t) in read[1..].iter().zip(&b.labels) {
                 confusion[*t as usize][*p as usize] += 1;

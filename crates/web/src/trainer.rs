@@ -9,7 +9,7 @@ use crate::run::{EpochRow, Position, RunDescription, RunSettings};
 use crate::{err, Result};
 use fovea_data::{Batch, DataLoader};
 use fovea_device::{Array, CrossEntropyOptions, Device};
-use fovea_graph::{cross_entropy, no_grad, Tensor};
+use fovea_graph::{cross_entropy, Tensor};
 use fovea_nn::optim::{Optimizer, Schedule};
 use fovea_nn::ModuleExt;
 use serde::{Deserialize, Serialize};
@@ -223,16 +223,7 @@ impl Trainer {
         if let Some((s, true)) = self.sched.as_mut() {
             s.step(self.opt.as_mut());
         }
-        let both = no_grad(|| -> fovea_graph::Result<Array> {
-            let hits = logits
-                .argmax(1, false)?
-                .eq(&y)?
-                .sum(&[], false)?
-                .reshape(&[1])?;
-            let l = loss.array().reshape(&[1])?;
-            Ok(Array::concat(&[&l, &hits], 0)?)
-        })
-        .map_err(err)?;
+        let both = fovea_nn::loss::step_summary(&logits, &y, &loss).map_err(err)?;
         let read = both.to_vec_async().await.map_err(err)?;
         let ms = (now_ms() - started).max(1e-3);
         self.steps += 1;
@@ -336,12 +327,7 @@ async fn compile_pipelines(
     let mut opt = optimizer(s, c)?;
     loss.backward()?;
     opt.step()?;
-    let hits = logits
-        .argmax(1, false)?
-        .eq(&y)?
-        .sum(&[], false)?
-        .reshape(&[1])?;
-    let both = Array::concat(&[&loss.array().reshape(&[1])?, &hits], 0)?;
+    let both = fovea_nn::loss::step_summary(&logits, &y, &loss)?;
     c.model.eval();
     let _guard = fovea_graph::NoGradGuard::new();
     let probs = c.model.call(&x)?.softmax(-1)?;
