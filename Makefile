@@ -1,8 +1,8 @@
-# Fovea: the two commands a newcomer needs are `make demo` and `make test`.
+# Fovea: the three commands a newcomer needs are `make demo`, `make test` and `make web`.
 
 CARGO ?= cargo
 
-.PHONY: setup demo tour test lint wasm-check web-test web-bench web bench
+.PHONY: setup demo tour test lint wasm-check web-test web-bench web web-build page-test web-shot bench
 
 ## Install missing system pieces (Vulkan driver fallback, wasm target).
 setup:
@@ -36,6 +36,7 @@ test: setup lint
 	$(CARGO) test --workspace
 	$(MAKE) wasm-check
 	$(MAKE) web-test
+	$(MAKE) page-test
 
 lint:
 	$(CARGO) fmt --all --check
@@ -69,13 +70,36 @@ web-test:
 ## The page (web/): fovea-web built in release for wasm32, wasm-bindgen's output in web/pkg,
 ## Fashion-MNIST in web/data, served on 127.0.0.1:$(WEB_PORT) until Ctrl-C.
 WEB_PORT ?= 8000
-web: setup
+web: web-build
+	@echo "Fovea's page: http://127.0.0.1:$(WEB_PORT)/ (Chromium on Linux needs --enable-unsafe-webgpu for WebGPU; without it the page trains on the CPU fallback)"
+	python3 -m http.server $(WEB_PORT) --bind 127.0.0.1 --directory web
+
+## Builds what the page serves, without serving it.
+web-build: setup
 	$(CARGO) build -p fovea-web --release --target wasm32-unknown-unknown
 	wasm-bindgen --target web --out-dir web/pkg \
 		target/wasm32-unknown-unknown/release/fovea_web.wasm
 	./scripts/web_data.sh web/data
-	@echo "Fovea's page: http://127.0.0.1:$(WEB_PORT)/ (Chromium on Linux needs --enable-unsafe-webgpu for WebGPU; without it the page trains on the CPU fallback)"
-	python3 -m http.server $(WEB_PORT) --bind 127.0.0.1 --directory web
+
+## The page test (web/test/page.mjs): Playwright drives Debian's chromium through the built
+## page: trains the Net on WebGPU (SwiftShader) and on the CPU fallback, draws, runs every
+## panel, loads a `fovea train` run and checks its predictions against `fovea predict`.
+## Screenshot in $(PAGE_SHOT); `make web-shot` writes docs/web.png after a longer run.
+PAGE_SHOT ?= target/page-test/web.png
+PAGE_TRAIN ?= 2000
+PAGE_EPOCHS ?= 3
+page-test: web-build
+	test -f $(WEB_RUN)/run/best.safetensors || \
+		$(CARGO) run -q -p fovea-web --example run_fixture -- $(WEB_RUN)
+	$(CARGO) run -q -p fovea-cli -- predict $(WEB_RUN)/run $(WEB_RUN)/images/*.png \
+		--device cpu > $(WEB_RUN)/predict.txt
+	cd web/test && npm ci --no-audit --no-fund --loglevel=error
+	FOVEA_WEB_RUN=$(WEB_RUN) FOVEA_BIN=$(CURDIR)/target/debug/fovea PAGE_SHOT=$(PAGE_SHOT) \
+		PAGE_TRAIN=$(PAGE_TRAIN) PAGE_EPOCHS=$(PAGE_EPOCHS) node web/test/page.mjs
+
+## docs/web.png, the README's picture: the page test after two epochs of 10,000 images.
+web-shot:
+	$(MAKE) page-test PAGE_SHOT=docs/web.png PAGE_TRAIN=10000 PAGE_EPOCHS=2
 
 ## Figures from headless Chromium: open WebGPU, build the Net, first-step latency and
 ## training images/s on WebGPU and on the wasm CPU backend (release build).

@@ -5,7 +5,8 @@
 #   - Fashion-MNIST (Debian's dataset-fashion-mnist) when it is in no folder Fovea searches;
 #   - the wasm32 Rust target, for the browser build check;
 #   - Chromium and its WebDriver (Debian's chromium, chromium-driver) and wasm-bindgen-cli at
-#     the version Cargo.toml pins, for the tests that run in headless Chromium.
+#     the version Cargo.toml pins, for the tests that run in headless Chromium;
+#   - Node.js and npm, for the page test (web/test installs playwright-core with `npm ci`).
 set -euo pipefail
 
 apt_install() {
@@ -31,6 +32,9 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
 fi
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
     missing+=(chromium chromium-driver)
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"

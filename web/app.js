@@ -21,6 +21,10 @@ const state = {
 };
 
 // ---------- status line ----------
+// Milliseconds since the page began loading: device open, data decoded, model built, first
+// training step reported (read by the page test for its figures).
+const marks = {};
+const mark = (name) => { if (marks[name] === undefined) marks[name] = performance.now(); };
 let errorShown = false;
 function status(text) {
   if (errorShown) return;
@@ -444,33 +448,33 @@ $("draw").addEventListener("pointerup", () => {
 $("clear").addEventListener("click", () => { clearDrawing(); $("predictions").textContent = "draw a piece of clothing (white on black)"; });
 $("useDrawing").addEventListener("click", () => { readDrawing(); select({ drawing: true }); requestPredict(); });
 
+// An upload is decoded and resized by Fovea in the worker, as `fovea predict` does; a
+// picture with a light background is inverted (what `fovea predict --invert` does), since
+// Fashion-MNIST's clothes are light on black.
 $("upload").addEventListener("change", async (e) => {
   const f = e.target.files[0];
-  if (!f) return;
-  try {
-    const bmp = await createImageBitmap(f);
-    // Fit the picture in 28x28 keeping its aspect, then make it light-on-dark if needed.
-    const s = Math.min(28 / bmp.width, 28 / bmp.height), w = bmp.width * s, h = bmp.height * s;
-    sctx.fillStyle = "#fff"; sctx.fillRect(0, 0, 28, 28);
-    sctx.drawImage(bmp, (28 - w) / 2, (28 - h) / 2, w, h);
-    const img = sctx.getImageData(0, 0, 28, 28), d = img.data;
-    let mean = 0;
-    for (let i = 0; i < 784; i++) mean += (d[4 * i] + d[4 * i + 1] + d[4 * i + 2]) / 3;
-    const invert = mean / 784 > 127;
-    for (let i = 0; i < 784; i++) {
-      let g = (d[4 * i] * 0.299 + d[4 * i + 1] * 0.587 + d[4 * i + 2] * 0.114);
-      if (invert) g = 255 - g;
-      d[4 * i] = d[4 * i + 1] = d[4 * i + 2] = g;
-    }
-    sctx.putImageData(img, 0, 0);
-    showDrawing(); readDrawing(); state.drawn = true;
-    requestPredict(); select({ drawing: true });
-    status(`uploaded ${f.name}${invert ? " (inverted to light-on-dark)" : ""}`);
-  } catch (err) {
-    showError("image upload", err.message || String(err));
-  }
   e.target.value = "";
+  if (!f) return;
+  const bytes = await f.arrayBuffer();
+  request("decode", { type: "decode", bytes, name: f.name }, [bytes]);
 });
+function showUpload(m) {
+  const px = m.pixels;
+  // The background is what the border shows; a light one is inverted.
+  let border = 0;
+  for (let k = 0; k < 28; k++) border += px[k] + px[27 * 28 + k] + px[k * 28] + px[k * 28 + 27];
+  const invert = border / (4 * 28) > 127;
+  const img = sctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const g = invert ? 255 - px[i] : px[i];
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = g;
+    img.data[4 * i + 3] = 255;
+  }
+  sctx.putImageData(img, 0, 0);
+  showDrawing(); readDrawing(); state.drawn = true;
+  requestPredict(); select({ drawing: true });
+  status(`uploaded ${m.name}${invert ? " (inverted to light-on-dark)" : ""}`);
+}
 
 function requestPredict() {
   if (!state.trainer && !state.uploaded) {
@@ -484,6 +488,7 @@ function top3(probs) {
   return probs.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]).slice(0, 3);
 }
 function showPredictions(m) {
+  state.lastPrediction = m;
   const blocks = [];
   const block = (who, probs, cls) => {
     const lines = top3(probs).map(([p, i]) => `<div class="line"><span>${state.short[i]}</span>
@@ -705,6 +710,7 @@ const dur = (ms) => ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1
 // ---------- messages from the worker ----------
 const onResult = {
   create(m) {
+    mark("model");
     state.trainer = true;
     status(`model ready in ${dur(m.ms)} (${m.trainImages.toLocaleString()} training images); training…`);
     updateLayers();
@@ -728,6 +734,7 @@ const onResult = {
     $("attrInfo").innerHTML = `${m.method}${m.layer ? ` at ${m.layer}` : ""}<br>target: <b>${state.classes[m.target]}</b>${p}<br>${dur(m.ms)}`;
   },
   predict(m) { showPredictions(m); },
+  decode(m) { showUpload(m); },
   patches(m) {
     putRgba($("patches"), m.width, m.height, m.rgba);
     $("patchInfo").textContent = `${m.layer}: channels 0–7 (rows), strongest of ${m.n} test images`;
@@ -768,8 +775,9 @@ worker.onmessage = ({ data: m }) => {
   switch (m.type) {
     case "status": status(m.text); break;
     case "log": if (m.level === "error") showError("fovea", m.text); else status(m.text); break;
-    case "device": showDevice(m.report); break;
+    case "device": mark("device"); showDevice(m.report); break;
     case "data":
+      mark("data");
       Object.assign(state, { classes: m.classes, pixels: m.pixels, labels: m.labels, ready: true });
       state.short = m.classes.map((c) => c.replace("Ankle boot", "Boot").split("/")[0]);
       $("target").innerHTML = `<option value="pred">target: predicted</option>` +
@@ -781,6 +789,7 @@ worker.onmessage = ({ data: m }) => {
       if (AUTOSTART) autostart();
       break;
     case "step": {
+      mark("firstStep");
       const r = m.report;
       state.step = r.step; state.batches = r.batches; state.epoch = r.epoch;
       state.losses.push(r.loss); state.speeds.push(r.images_per_s);
@@ -885,7 +894,7 @@ function showcase() {
 }
 
 // ---------- start ----------
-window.__fovea = { state, inflight }; // read by scripted tests
+window.__fovea = { state, inflight, marks, scatterGeom }; // read by scripted tests
 clearDrawing();
 updateLayers();
 resetPanels();

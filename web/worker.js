@@ -3,7 +3,7 @@
 // trainer or an uploaded classifier goes through one queue, because the wasm objects refuse
 // a second call while one is pending ("busy").
 import init, {
-  FoveaSession, FoveaDataset, FoveaTrainer, FoveaClassifier,
+  FoveaSession, FoveaDataset, FoveaTrainer, FoveaClassifier, decodeImage,
 } from "./pkg/fovea_web.js";
 
 const TEST_N = 1000; // the test subset every evaluation and visualisation uses
@@ -12,7 +12,6 @@ const S = {
   session: null,
   train: null, // all training images
   test: null, // the first TEST_N test images
-  norm: { mean: 0.286, std: 0.353 }, // recovered from the dataset in loadData
   trainer: null,
   settings: null,
   running: false,
@@ -53,9 +52,7 @@ function imageOf(src) {
     return { bytes: S.test.image(src.test), values: S.test.normalized(src.test) };
   }
   const bytes = new Uint8Array(src.pixels);
-  const values = new Float32Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) values[i] = (bytes[i] / 255 - S.norm.mean) / S.norm.std;
-  return { bytes, values };
+  return { bytes, values: needTrainer().normalizePixels(bytes) };
 }
 
 // A picture result ({width, height, rgba}) posted with its pixels transferred.
@@ -72,24 +69,6 @@ async function fetchBytes(name) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
-// The normalisation of the dataset, solved from two pixels of one image (the API gives
-// `normalized(i)` but not the mean and std themselves).
-function recoverNorm(ds) {
-  for (let i = 0; i < Math.min(ds.length, 20); i++) {
-    const raw = ds.image(i), norm = ds.normalized(i);
-    let a = -1, b = -1;
-    for (let j = 0; j < raw.length; j++) {
-      if (a < 0) a = j;
-      else if (Math.abs(raw[j] - raw[a]) > 100) { b = j; break; }
-    }
-    if (b < 0) continue;
-    const std = (raw[a] - raw[b]) / 255 / (norm[a] - norm[b]);
-    const mean = raw[a] / 255 - norm[a] * std;
-    if (isFinite(std) && std > 0) return { mean, std };
-  }
-  return { mean: 0.286, std: 0.353 };
-}
-
 async function loadData() {
   post({ type: "status", text: "fetching Fashion-MNIST…" });
   const [ti, tl, vi, vl] = await Promise.all([
@@ -101,14 +80,13 @@ async function loadData() {
   const testAll = FoveaDataset.fromIdx("fashion-mnist", vi, vl);
   S.test = testAll.slice(0, TEST_N);
   testAll.free();
-  S.norm = recoverNorm(S.test);
   const n = S.test.length, pixels = new Uint8Array(n * 784), labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     pixels.set(S.test.image(i), i * 784);
     labels[i] = S.test.label(i);
   }
   post({
-    type: "data", classes: S.train.classes, trainLength: S.train.length, norm: S.norm,
+    type: "data", classes: S.train.classes, trainLength: S.train.length,
     pixels, labels,
   }, [pixels.buffer, labels.buffer]);
 }
@@ -229,6 +207,12 @@ const handlers = {
       const img = imageOf(m.src);
       postPicture(m.kind, await needTrainer().featureMaps(img.values, m.layer), { layer: m.layer });
     });
+  },
+
+  // An uploaded picture as the 28x28 grey bytes `fovea predict` would feed the net.
+  decode(m) {
+    const pixels = decodeImage(new Uint8Array(m.bytes), 1, 28, 28);
+    post({ type: "result", kind: m.kind, pixels, name: m.name }, [pixels.buffer]);
   },
 
   predict(m) {

@@ -55,6 +55,21 @@ extern "C" {
     fn web_log(s: &str);
 }
 
+/// The `channels * height * width` bytes `fovea predict` feeds a net from an encoded image
+/// (PNG, JPEG, BMP, GIF, PNM, TIFF, WebP): decoded, converted to grey (1) or RGB (3, planar)
+/// and resized with the same filter, so the page predicts uploads as the CLI does.
+#[wasm_bindgen(js_name = decodeImage)]
+pub fn decode_image(
+    encoded: &[u8],
+    channels: usize,
+    height: usize,
+    width: usize,
+) -> Result<Uint8Array, JsValue> {
+    let (px, _) = fovea_data::decode_image(encoded, channels, Some((height, width)))
+        .map_err(|e| js_err(format!("the uploaded image: {e}")))?;
+    Ok(Uint8Array::from(&px[..]))
+}
+
 /// An open device (`await FoveaSession.open("best")`).
 #[wasm_bindgen(js_name = FoveaSession)]
 pub struct JsSession(Session);
