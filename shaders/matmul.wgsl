@@ -1,28 +1,16 @@
 // Batched matrix product  C[b] = op(A[b]) · op(B[b]),  op(A): [M, K], op(B): [K, N], C: [M, N],
 // all row-major f32. TRANS_A reads A stored as [K, M], TRANS_B reads B stored as [N, K]:
 // transposes are folded into the tile loads, never materialised.
-//
-// Tiling. A workgroup of THREADS_X x THREADS_Y invocations computes a TILE_M x TILE_N block
-// of C (TILE_M = 8 THREADS_Y, TILE_N = 8 THREADS_X). It walks K in slabs of TILE_K: the
-// slab of op(A) and of op(B) is staged in workgroup memory K-major, as vec4s along M and N,
-// then each invocation accumulates an 8 x 8 register block: rows 4ty..4ty+3 and
-// TILE_M/2 + 4ty..+3, columns 4tx..4tx+3 and TILE_N/2 + 4tx..+3. Per K step an invocation
-// reads four vec4s and issues sixteen vec4 FMAs (64 multiply-adds), which keeps the
-// load-to-FMA ratio low both on GPUs and on CPU implementations such as lavapipe, where
-// every workgroup-memory load is a per-lane gather.
-// Out-of-range rows, columns and K are loaded as 0 and never stored.
+// This file holds the operands and the epilogue; the tiling is the GEMM core's, composed
+// after it: gemm/core.wgsl (kernel `matmul`) or gemm/core_subgroup.wgsl (kernel
+// `matmul_subgroup`), then gemm/tiles.wgsl.
 //
 // Dispatch: (ceil(N / TILE_N), ceil(M / TILE_M), batches); workgroup z computes batch
 // batch0 + z, reading A at batch * a_stride and B at batch * b_stride (a stride of 0
 // broadcasts one matrix to every batch) and writing C at batch * M * N.
 
-override TILE_K: u32 = 16u;
-override THREADS_X: u32 = 16u;
-override THREADS_Y: u32 = 16u;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
-override TILE_M: u32 = 8u * THREADS_Y;
-override TILE_N: u32 = 8u * THREADS_X;
 
 struct Params {
     m: u32,
@@ -39,135 +27,34 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-// a_tile[kk * TILE_M / 4 + m / 4][m % 4] = op(A)[row0 + m, k0 + kk]; likewise b_tile along N.
-var<workgroup> a_tile: array<vec4<f32>, TILE_K * TILE_M / 4u>;
-var<workgroup> b_tile: array<vec4<f32>, TILE_K * TILE_N / 4u>;
-
-fn store4(off: u32, row: u32, col: u32, v: vec4<f32>) {
-    if (row >= p.m) {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        if (col + j < p.n) {
-            c[off + row * p.n + col + j] = v[j];
-        }
-    }
+fn gemm_dims(z: u32) -> vec3<u32> {
+    return vec3<u32>(p.m, p.n, p.k);
 }
 
-@compute @workgroup_size(THREADS_X, THREADS_Y)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let batch = p.batch0 + wid.z;
-    let a_off = batch * p.a_stride;
-    let b_off = batch * p.b_stride;
-    let row0 = wid.y * TILE_M;
-    let col0 = wid.x * TILE_N;
-    let tid = lid.y * THREADS_X + lid.x;
-    let threads = THREADS_X * THREADS_Y;
-    let a_row = TILE_M / 4u;
-    let b_row = TILE_N / 4u;
+fn a_along_m() -> bool {
+    return TRANS_A;
+}
 
-    var c00 = vec4<f32>(0.0);
-    var c01 = vec4<f32>(0.0);
-    var c10 = vec4<f32>(0.0);
-    var c11 = vec4<f32>(0.0);
-    var c20 = vec4<f32>(0.0);
-    var c21 = vec4<f32>(0.0);
-    var c30 = vec4<f32>(0.0);
-    var c31 = vec4<f32>(0.0);
-    var c40 = vec4<f32>(0.0);
-    var c41 = vec4<f32>(0.0);
-    var c50 = vec4<f32>(0.0);
-    var c51 = vec4<f32>(0.0);
-    var c60 = vec4<f32>(0.0);
-    var c61 = vec4<f32>(0.0);
-    var c70 = vec4<f32>(0.0);
-    var c71 = vec4<f32>(0.0);
+fn b_along_k() -> bool {
+    return TRANS_B;
+}
 
-    for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
-        for (var e = tid; e < TILE_M * TILE_K; e += threads) {
-            var mm = e / TILE_K;
-            var kk = e % TILE_K;
-            if (TRANS_A) {
-                kk = e / TILE_M;
-                mm = e % TILE_M;
-            }
-            let gm = row0 + mm;
-            let gk = k0 + kk;
-            var v = 0.0;
-            if (gm < p.m && gk < p.k) {
-                if (TRANS_A) {
-                    v = a[a_off + gk * p.m + gm];
-                } else {
-                    v = a[a_off + gm * p.k + gk];
-                }
-            }
-            a_tile[kk * a_row + mm / 4u][mm % 4u] = v;
-        }
-        for (var e = tid; e < TILE_N * TILE_K; e += threads) {
-            var kk = e / TILE_N;
-            var nn = e % TILE_N;
-            if (TRANS_B) {
-                nn = e / TILE_K;
-                kk = e % TILE_K;
-            }
-            let gn = col0 + nn;
-            let gk = k0 + kk;
-            var v = 0.0;
-            if (gn < p.n && gk < p.k) {
-                if (TRANS_B) {
-                    v = b[b_off + gn * p.k + gk];
-                } else {
-                    v = b[b_off + gk * p.n + gn];
-                }
-            }
-            b_tile[kk * b_row + nn / 4u][nn % 4u] = v;
-        }
-        workgroupBarrier();
-
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            let a_lo = a_tile[kk * a_row + lid.y];
-            let a_hi = a_tile[kk * a_row + lid.y + THREADS_Y];
-            let b_lo = b_tile[kk * b_row + lid.x];
-            let b_hi = b_tile[kk * b_row + lid.x + THREADS_X];
-            c00 = fma(vec4<f32>(a_lo.x), b_lo, c00);
-            c01 = fma(vec4<f32>(a_lo.x), b_hi, c01);
-            c10 = fma(vec4<f32>(a_lo.y), b_lo, c10);
-            c11 = fma(vec4<f32>(a_lo.y), b_hi, c11);
-            c20 = fma(vec4<f32>(a_lo.z), b_lo, c20);
-            c21 = fma(vec4<f32>(a_lo.z), b_hi, c21);
-            c30 = fma(vec4<f32>(a_lo.w), b_lo, c30);
-            c31 = fma(vec4<f32>(a_lo.w), b_hi, c31);
-            c40 = fma(vec4<f32>(a_hi.x), b_lo, c40);
-            c41 = fma(vec4<f32>(a_hi.x), b_hi, c41);
-            c50 = fma(vec4<f32>(a_hi.y), b_lo, c50);
-            c51 = fma(vec4<f32>(a_hi.y), b_hi, c51);
-            c60 = fma(vec4<f32>(a_hi.z), b_lo, c60);
-            c61 = fma(vec4<f32>(a_hi.z), b_hi, c61);
-            c70 = fma(vec4<f32>(a_hi.w), b_lo, c70);
-            c71 = fma(vec4<f32>(a_hi.w), b_hi, c71);
-        }
-        workgroupBarrier();
+fn load_a(z: u32, m: u32, k: u32) -> f32 {
+    let off = (p.batch0 + z) * p.a_stride;
+    if (TRANS_A) {
+        return a[off + k * p.m + m];
     }
+    return a[off + m * p.k + k];
+}
 
-    let off = batch * p.m * p.n;
-    let r_lo = row0 + 4u * lid.y;
-    let r_hi = r_lo + TILE_M / 2u;
-    let n_lo = col0 + 4u * lid.x;
-    let n_hi = n_lo + TILE_N / 2u;
-    store4(off, r_lo, n_lo, c00);
-    store4(off, r_lo, n_hi, c01);
-    store4(off, r_lo + 1u, n_lo, c10);
-    store4(off, r_lo + 1u, n_hi, c11);
-    store4(off, r_lo + 2u, n_lo, c20);
-    store4(off, r_lo + 2u, n_hi, c21);
-    store4(off, r_lo + 3u, n_lo, c30);
-    store4(off, r_lo + 3u, n_hi, c31);
-    store4(off, r_hi, n_lo, c40);
-    store4(off, r_hi, n_hi, c41);
-    store4(off, r_hi + 1u, n_lo, c50);
-    store4(off, r_hi + 1u, n_hi, c51);
-    store4(off, r_hi + 2u, n_lo, c60);
-    store4(off, r_hi + 2u, n_hi, c61);
-    store4(off, r_hi + 3u, n_lo, c70);
-    store4(off, r_hi + 3u, n_hi, c71);
+fn load_b(z: u32, k: u32, n: u32) -> f32 {
+    let off = (p.batch0 + z) * p.b_stride;
+    if (TRANS_B) {
+        return b[off + n * p.k + k];
+    }
+    return b[off + k * p.n + n];
+}
+
+fn store_c(z: u32, m: u32, n: u32, v: f32) {
+    c[(p.batch0 + z) * p.m * p.n + m * p.n + n] = v;
 }

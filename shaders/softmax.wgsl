@@ -12,7 +12,7 @@ struct Params {
     outer: u32,
     len: u32,
     inner: u32,
-    _pad: f32,
+    scale: f32, // reduce.wgsl's; unused here (the two share one Rust block)
 }
 
 // NaN and -inf are built at run time from these bits: WGSL makes a constant expression

@@ -30,6 +30,9 @@ fn cases() -> Vec<Case> {
         c([2, 5, 6, 7], [7, 5, 1, 1], 1, 0, 1, 1), // 1x1
         c([1, 3, 17, 15], [4, 3, 7, 7], 2, 3, 1, 1), // 7x7 stride 2, as a ResNet stem
         c([1, 130, 3, 3], [131, 130, 1, 1], 1, 0, 1, 1), // channels past one tile
+        // past the subgroup GEMM core's 256-row tile in every direction (that core runs
+        // where the adapter has fixed-size subgroups, as lavapipe does)
+        c([1, 257, 4, 4], [258, 257, 3, 3], 1, 1, 1, 1),
     ];
     let mut r = rng(40);
     for _ in 0..6 {

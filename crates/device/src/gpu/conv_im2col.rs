@@ -1,5 +1,5 @@
 //! Convolution as im2col + the tiled matmul (one channel group): the column matrix of a chunk
-//! of images is materialised by `shaders/im2col.wgsl`, then every direction is one batched
+//! of images is materialised by `shaders/conv2d/im2col.wgsl`, then every direction is one batched
 //! matmul (plus a col2im gather for the input gradient, a batch sum for the weight
 //! gradient). On adapters where the matmul kernel is much faster than the implicit-GEMM
 //! staging (lavapipe), this wins despite the extra memory traffic.
@@ -52,7 +52,7 @@ impl Engine {
         (nb > 0 && k <= max_groups).then(|| nb.min(g.n))
     }
 
-    /// Records `entry` of `shaders/im2col.wgsl` over `rows` rows (K for im2col, C_in for
+    /// Records `entry` of `shaders/conv2d/im2col.wgsl` over `rows` rows (K for im2col, C_in for
     /// col2im) of images `n0 .. n0 + nb`.
     #[allow(clippy::too_many_arguments)]
     fn cols_pass(
@@ -66,7 +66,7 @@ impl Engine {
         rows: usize,
     ) -> Result<()> {
         let mut p = ConvParams::new(g, false);
-        p.chunk = [n0 as u32, nb as u32, 0];
+        (p.n0, p.nb) = (n0 as u32, nb as u32);
         let lanes = if entry == "im2col" { g.ow } else { g.w };
         let wg = lanes.next_power_of_two().clamp(8, 64);
         let key = KernelKey::entry("im2col", entry, &[("WG", wg as f64)]);

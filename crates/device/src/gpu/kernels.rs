@@ -3,50 +3,85 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Every kernel file under `shaders/`, by name. The naga test validates each one.
-pub const SHADERS: &[(&str, &str)] = &[
-    ("fill", include_str!("../../../../shaders/fill.wgsl")),
-    ("random", include_str!("../../../../shaders/random.wgsl")),
-    ("unary", include_str!("../../../../shaders/unary.wgsl")),
-    ("binary", include_str!("../../../../shaders/binary.wgsl")),
-    ("select", include_str!("../../../../shaders/select.wgsl")),
-    ("reduce", include_str!("../../../../shaders/reduce.wgsl")),
-    ("softmax", include_str!("../../../../shaders/softmax.wgsl")),
-    ("matmul", include_str!("../../../../shaders/matmul.wgsl")),
-    (
-        "matmul_subgroup",
-        include_str!("../../../../shaders/matmul_subgroup.wgsl"),
-    ),
-    ("copy", include_str!("../../../../shaders/copy.wgsl")),
+/// A WGSL file under `shaders/`: its path there and its text.
+pub type Part = (&'static str, &'static str);
+
+/// [`Part`] of a path under `shaders/`, its text compiled in.
+macro_rules! part {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../../../../shaders/", $path)))
+    };
+}
+
+const CONV_PARAMS: Part = part!("conv2d/params.wgsl");
+const CONV_FWD: Part = part!("conv2d/fwd_igemm.wgsl");
+const CONV_DGRAD: Part = part!("conv2d/dgrad.wgsl");
+const CONV_WGRAD: Part = part!("conv2d/wgrad.wgsl");
+const MATMUL: Part = part!("matmul.wgsl");
+const GEMM_TILES: Part = part!("gemm/tiles.wgsl");
+const GEMM_CORE: Part = part!("gemm/core.wgsl");
+const GEMM_CORE_SUBGROUP: Part = part!("gemm/core_subgroup.wgsl");
+
+/// Every kernel by name, as the files its module joins, in order. The GEMM kernels are an
+/// operand file (loads and epilogue), then the one GEMM core (plain or subgroup), then its
+/// tile staging, which must follow the core's `override` declarations. The naga test
+/// validates each joined module.
+pub const SHADERS: &[(&str, &[Part])] = &[
+    ("fill", &[part!("fill.wgsl")]),
+    ("random", &[part!("random.wgsl")]),
+    ("unary", &[part!("unary.wgsl")]),
+    ("binary", &[part!("binary.wgsl")]),
+    ("select", &[part!("select.wgsl")]),
+    ("reduce", &[part!("reduce.wgsl")]),
+    ("softmax", &[part!("softmax.wgsl")]),
+    ("matmul", &[MATMUL, GEMM_CORE, GEMM_TILES]),
+    ("matmul_subgroup", &[MATMUL, GEMM_CORE_SUBGROUP, GEMM_TILES]),
+    ("copy", &[part!("copy.wgsl")]),
     (
         "conv2d_fwd_igemm",
-        include_str!("../../../../shaders/conv2d_fwd_igemm.wgsl"),
+        &[CONV_PARAMS, CONV_FWD, GEMM_CORE, GEMM_TILES],
+    ),
+    (
+        "conv2d_fwd_igemm_subgroup",
+        &[CONV_PARAMS, CONV_FWD, GEMM_CORE_SUBGROUP, GEMM_TILES],
     ),
     (
         "conv2d_dgrad",
-        include_str!("../../../../shaders/conv2d_dgrad.wgsl"),
+        &[CONV_PARAMS, CONV_DGRAD, GEMM_CORE, GEMM_TILES],
+    ),
+    (
+        "conv2d_dgrad_subgroup",
+        &[CONV_PARAMS, CONV_DGRAD, GEMM_CORE_SUBGROUP, GEMM_TILES],
     ),
     (
         "conv2d_wgrad",
-        include_str!("../../../../shaders/conv2d_wgrad.wgsl"),
-    ),
-    ("im2col", include_str!("../../../../shaders/im2col.wgsl")),
-    ("pool2d", include_str!("../../../../shaders/pool2d.wgsl")),
-    (
-        "resize_bilinear",
-        include_str!("../../../../shaders/resize_bilinear.wgsl"),
+        &[CONV_PARAMS, CONV_WGRAD, GEMM_CORE, GEMM_TILES],
     ),
     (
-        "batch_norm",
-        include_str!("../../../../shaders/batch_norm.wgsl"),
+        "conv2d_wgrad_subgroup",
+        &[CONV_PARAMS, CONV_WGRAD, GEMM_CORE_SUBGROUP, GEMM_TILES],
     ),
-    (
-        "cross_entropy",
-        include_str!("../../../../shaders/cross_entropy.wgsl"),
-    ),
-    ("sgd", include_str!("../../../../shaders/sgd.wgsl")),
-    ("adam", include_str!("../../../../shaders/adam.wgsl")),
+    ("im2col", &[CONV_PARAMS, part!("conv2d/im2col.wgsl")]),
+    ("pool2d", &[part!("pool2d.wgsl")]),
+    ("resize_bilinear", &[part!("resize_bilinear.wgsl")]),
+    ("batch_norm", &[part!("batch_norm.wgsl")]),
+    ("cross_entropy", &[part!("cross_entropy.wgsl")]),
+    ("sgd", &[part!("sgd.wgsl")]),
+    ("adam", &[part!("adam.wgsl")]),
 ];
+
+/// The WGSL module of kernel `name`: its files joined in order, each after a
+/// `// ---- shaders/<path>` line (what `FOVEA_PRINT_WGSL` prints).
+pub fn source(name: &str) -> Option<String> {
+    let (_, parts) = SHADERS.iter().find(|(n, _)| *n == name)?;
+    Some(
+        parts
+            .iter()
+            .map(|(path, text)| format!("// ---- shaders/{path}\n{text}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
 
 /// What identifies a compiled pipeline: the file, the entry point and every specialisation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -103,13 +138,10 @@ impl PipelineCache {
             modules
                 .entry(key.shader)
                 .or_insert_with(|| {
-                    let src = SHADERS
-                        .iter()
-                        .find(|(n, _)| *n == key.shader)
-                        .map(|(_, s)| *s)
+                    let src = source(key.shader)
                         .unwrap_or_else(|| panic!("unknown kernel `{}`", key.shader));
                     if std::env::var_os("FOVEA_PRINT_WGSL").is_some() {
-                        eprintln!("// ---- {}.wgsl\n{src}", key.shader);
+                        eprintln!("// ==== kernel {}\n{src}", key.shader);
                     }
                     let desc = wgpu::ShaderModuleDescriptor {
                         label: Some(key.shader),

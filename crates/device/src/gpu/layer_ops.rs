@@ -9,13 +9,28 @@ use crate::error::Result;
 use crate::ops::{
     AdamStep, ChannelDims, CrossEntropyGeom, Pool2dGeom, PoolKind, ResizeGeom, SgdStep,
 };
-use bytemuck::{Pod, Zeroable};
 use std::sync::Arc;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct PoolParams {
-    v: [u32; 16],
+uniform! {
+    /// `pool2d.wgsl`: planes, sizes, kernel, stride, padding, dilation and the average's mode.
+    pub(super) struct PoolParams for ["pool2d"] {
+        planes: u32,
+        h: u32,
+        w: u32,
+        oh: u32,
+        ow: u32,
+        kh: u32,
+        kw: u32,
+        sh: u32,
+        sw: u32,
+        ph: u32,
+        pw: u32,
+        dh: u32,
+        dw: u32,
+        mode: u32,
+        divisor: u32,
+        _pad: u32,
+    }
 }
 
 impl PoolParams {
@@ -29,86 +44,91 @@ impl PoolParams {
             } => (count_include_pad as usize, 0),
             _ => (0, 0),
         };
-        let v = [
-            g.planes,
-            g.h,
-            g.w,
-            g.oh,
-            g.ow,
-            g.kernel.0.max(1),
-            g.kernel.1.max(1),
-            g.stride.0.max(1),
-            g.stride.1.max(1),
-            g.padding.0,
-            g.padding.1,
-            g.dilation.0.max(1),
-            g.dilation.1.max(1),
-            mode,
-            divisor,
-            0,
-        ];
+        let u = |v: usize| v as u32;
         PoolParams {
-            v: v.map(|x| x as u32),
+            planes: u(g.planes),
+            h: u(g.h),
+            w: u(g.w),
+            oh: u(g.oh),
+            ow: u(g.ow),
+            kh: u(g.kernel.0.max(1)),
+            kw: u(g.kernel.1.max(1)),
+            sh: u(g.stride.0.max(1)),
+            sw: u(g.stride.1.max(1)),
+            ph: u(g.padding.0),
+            pw: u(g.padding.1),
+            dh: u(g.dilation.0.max(1)),
+            dw: u(g.dilation.1.max(1)),
+            mode: u(mode),
+            divisor: u(divisor),
+            _pad: 0,
         }
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct ResizeParams {
-    planes: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    align: u32,
-    scale_y: f32,
-    scale_x: f32,
+uniform! {
+    /// `resize_bilinear.wgsl`: planes, input and output sizes, alignment and scales.
+    pub(super) struct ResizeParams for ["resize_bilinear"] {
+        planes: u32,
+        h: u32,
+        w: u32,
+        oh: u32,
+        ow: u32,
+        align: u32,
+        scale_y: f32,
+        scale_x: f32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct ChannelParams {
-    n: u32,
-    c: u32,
-    hw: u32,
-    _pad: u32,
+uniform! {
+    /// `batch_norm.wgsl`: batch, channels and pixels per channel.
+    pub(super) struct ChannelParams for ["batch_norm"] {
+        n: u32,
+        c: u32,
+        hw: u32,
+        _pad: u32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct CrossEntropyParams {
-    rows: u32,
-    classes: u32,
-    smoothing: f32,
-    ignore_index: f32,
+uniform! {
+    /// `cross_entropy.wgsl`: rows, classes, label smoothing and the ignored class.
+    pub(super) struct CrossEntropyParams for ["cross_entropy"] {
+        rows: u32,
+        classes: u32,
+        smoothing: f32,
+        ignore_index: f32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct SgdParams {
-    len: u32,
-    flags: u32,
-    lr: f32,
-    momentum: f32,
-    dampening: f32,
-    weight_decay: f32,
-    _pad: [u32; 2],
+uniform! {
+    /// `sgd.wgsl`: length, flags and the hyper-parameters.
+    pub(super) struct SgdParams for ["sgd"] {
+        len: u32,
+        flags: u32,
+        lr: f32,
+        momentum: f32,
+        dampening: f32,
+        weight_decay: f32,
+        _pad: [u32; 2],
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct AdamParams {
-    len: u32,
-    flags: u32,
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    bias_correction1: f32,
-    bias_correction2_sqrt: f32,
-    _pad: [u32; 3],
+uniform! {
+    /// `adam.wgsl`: length, flags, the hyper-parameters and bias corrections.
+    pub(super) struct AdamParams for ["adam"] {
+        len: u32,
+        flags: u32,
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        weight_decay: f32,
+        bias_correction1: f32,
+        bias_correction2_sqrt: f32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 fn kind_code(k: PoolKind) -> f64 {
@@ -364,7 +384,9 @@ impl Engine {
                 weight_decay: s.weight_decay,
                 bias_correction1: s.bias_correction1,
                 bias_correction2_sqrt: s.bias_correction2_sqrt,
-                _pad: [0; 3],
+                _pad0: 0,
+                _pad1: 0,
+                _pad2: 0,
             };
             let vm = if ams { vmax.slice(s0, n) } else { vmax.whole() };
             let bufs = [

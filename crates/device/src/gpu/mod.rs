@@ -5,6 +5,8 @@
 //! reads to the host and [`Backend::sync`](crate::Backend::sync). Kernel parameters go
 //! through a uniform ring (one slot per dispatch of a batch, written once at submit).
 
+#[macro_use]
+mod uniform;
 mod conv_im2col;
 pub mod kernels;
 mod layer_ops;
@@ -150,13 +152,14 @@ pub struct Engine {
     conv_algo: Mutex<ConvAlgo>,
 }
 
-/// Which matmul kernel the engine dispatches.
+/// Which variant of the GEMM core (matmul and the implicit-GEMM convolutions) the engine
+/// dispatches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatmulKernel {
-    /// `matmul.wgsl`: plain WGSL, every adapter.
+    /// `gemm/core.wgsl`: plain WGSL, every adapter.
     Tiled,
-    /// `matmul_subgroup.wgsl`: subgroup broadcasts, on adapters whose subgroups have one
-    /// fixed size of at least 8.
+    /// `gemm/core_subgroup.wgsl`: subgroup broadcasts, on adapters whose subgroups have one
+    /// fixed size of at least 8 (convolutions use it where the GEMM fills its taller tile).
     Subgroup {
         /// the adapter's subgroup size
         size: u32,

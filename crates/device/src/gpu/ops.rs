@@ -10,19 +10,20 @@ use crate::ops::{
     Distribution, MatmulDims, Pool2dGeom, ReduceDims, ReduceOp, ResizeGeom, SgdStep, UnaryOp,
 };
 use crate::shape::MAX_RANK;
-use bytemuck::{Pod, Zeroable};
+use bytemuck::Zeroable;
 use std::sync::Arc;
 
-/// Matmul tiling: the `override` constants of `shaders/matmul.wgsl` and
-/// `shaders/matmul_subgroup.wgsl`. An invocation computes an 8 x 8 (subgroup kernel:
-/// 16 x 8) block of C, so a workgroup covers (8 or 16 threads_y) x (8 threads_x).
+/// GEMM tiling: the `override` constants of the GEMM core, `shaders/gemm/core.wgsl` and
+/// `shaders/gemm/core_subgroup.wgsl`, behind matmul and the implicit-GEMM convolutions. An
+/// invocation computes an 8 x 8 (subgroup core: 16 x 8) block of C, so a workgroup covers
+/// (8 or 16 threads_y) x (8 threads_x).
 pub const MATMUL_TILE: MatmulTile = MatmulTile {
     k: 16,
     threads_x: 16,
     threads_y: 16,
 };
 
-/// Tile sizes of the matmul kernel (see `shaders/matmul.wgsl`).
+/// Tile sizes of the GEMM core (see `shaders/gemm/core.wgsl`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatmulTile {
     /// depth of each workgroup-memory slab along K
@@ -66,46 +67,49 @@ const ADAPT_MAX_K: usize = 4096;
 /// Reductions with at least this many elements per output use a workgroup per output.
 const ROW_REDUCE_MIN: usize = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct FillParams {
-    len: u32,
-    start: f32,
-    step: f32,
-    _pad: u32,
+uniform! {
+    /// `fill.wgsl`: the length, first value and step.
+    pub(super) struct FillParams for ["fill"] {
+        len: u32,
+        start: f32,
+        step: f32,
+        _pad: u32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct RandomParams {
-    len: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    block0: u32,
-    a: f32,
-    b: f32,
-    _pad2: [u32; 2],
+uniform! {
+    /// `random.wgsl`: length, Philox seed and first block, and the range.
+    pub(super) struct RandomParams for ["random"] {
+        len: u32,
+        seed_lo: u32,
+        seed_hi: u32,
+        block0: u32,
+        a: f32,
+        b: f32,
+        _pad2: [u32; 2],
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct UnaryParams {
-    len: u32,
-    scalar: f32,
-    _pad: [u32; 2],
+uniform! {
+    /// `unary.wgsl`: length and the scalar operand.
+    pub(super) struct UnaryParams for ["unary"] {
+        len: u32,
+        scalar: f32,
+        _pad: [u32; 2],
+    }
 }
 
-/// Shape and up to three stride vectors: binary, select and copy kernels share this block.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-pub(super) struct StridedParams {
-    len: u32,
-    rank: u32,
-    plain: u32,
-    _pad: u32,
-    offsets: [u32; 4],
-    shape: [u32; MAX_RANK],
-    strides: [[u32; MAX_RANK]; 3],
+uniform! {
+    /// Shape and up to three stride vectors: binary, select and copy kernels share this block.
+    pub(super) struct StridedParams for ["binary", "select", "copy"] {
+        len: u32,
+        rank: u32,
+        plain: u32,
+        _pad: u32,
+        offsets: [u32; 4],
+        shape: [u32; MAX_RANK],
+        strides: [[u32; MAX_RANK]; 3],
+    }
 }
 
 impl StridedParams {
@@ -132,59 +136,89 @@ impl StridedParams {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct ReduceParams {
-    outer: u32,
-    len: u32,
-    inner: u32,
-    scale: f32,
+uniform! {
+    /// `reduce.wgsl` and `softmax.wgsl`: the (outer, len, inner) view and the scale.
+    pub(super) struct ReduceParams for ["reduce", "softmax"] {
+        outer: u32,
+        len: u32,
+        inner: u32,
+        scale: f32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch0: u32,
-    a_stride: u32,
-    b_stride: u32,
-    _pad: [u32; 2],
+uniform! {
+    /// `matmul.wgsl`: sizes, first batch and operand batch strides.
+    pub(super) struct MatmulParams for ["matmul", "matmul_subgroup"] {
+        m: u32,
+        n: u32,
+        k: u32,
+        batch0: u32,
+        a_stride: u32,
+        b_stride: u32,
+        _pad: [u32; 2],
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-pub(super) struct ConvParams {
-    pub(super) dims: [u32; 17],
-    /// im2col's batch chunk: first image, images; then padding
-    pub(super) chunk: [u32; 3],
+uniform! {
+    /// `conv2d/params.wgsl`: the convolution's geometry, read by every conv2d kernel.
+    pub(super) struct ConvParams for [
+        "conv2d_fwd_igemm",
+        "conv2d_fwd_igemm_subgroup",
+        "conv2d_dgrad",
+        "conv2d_dgrad_subgroup",
+        "conv2d_wgrad",
+        "conv2d_wgrad_subgroup",
+        "im2col",
+    ] {
+        n: u32,
+        c_in: u32,
+        h: u32,
+        w: u32,
+        c_out: u32,
+        kh: u32,
+        kw: u32,
+        oh: u32,
+        ow: u32,
+        stride_h: u32,
+        stride_w: u32,
+        pad_h: u32,
+        pad_w: u32,
+        dil_h: u32,
+        dil_w: u32,
+        groups: u32,
+        has_bias: u32,
+        /// im2col's batch chunk: its first image
+        pub(super) n0: u32,
+        /// im2col's batch chunk: its images
+        pub(super) nb: u32,
+        _pad: u32,
+    }
 }
 
 impl ConvParams {
     pub(super) fn new(g: &Conv2dGeom, has_bias: bool) -> Self {
-        let v = [
-            g.n,
-            g.c_in,
-            g.h,
-            g.w,
-            g.c_out,
-            g.kh,
-            g.kw,
-            g.oh,
-            g.ow,
-            g.stride.0,
-            g.stride.1,
-            g.padding.0,
-            g.padding.1,
-            g.dilation.0,
-            g.dilation.1,
-            g.groups,
-            has_bias as usize,
-        ];
+        let u = |v: usize| v as u32;
         ConvParams {
-            dims: v.map(|d| d as u32),
-            chunk: [0; 3],
+            n: u(g.n),
+            c_in: u(g.c_in),
+            h: u(g.h),
+            w: u(g.w),
+            c_out: u(g.c_out),
+            kh: u(g.kh),
+            kw: u(g.kw),
+            oh: u(g.oh),
+            ow: u(g.ow),
+            stride_h: u(g.stride.0),
+            stride_w: u(g.stride.1),
+            pad_h: u(g.padding.0),
+            pad_w: u(g.padding.1),
+            dil_h: u(g.dilation.0),
+            dil_w: u(g.dilation.1),
+            groups: u(g.groups),
+            has_bias: has_bias as u32,
+            n0: 0,
+            nb: 0,
+            _pad: 0,
         }
     }
 }
@@ -237,7 +271,7 @@ impl Engine {
 
 impl Engine {
     /// Dispatches one of the implicit-GEMM convolution kernels over a `(rows, cols)` GEMM per
-    /// channel group, with the plain matmul tiling.
+    /// channel group, on the GEMM core (its subgroup variant where it fits).
     fn conv_gemm(
         &self,
         shader: &'static str,
@@ -247,18 +281,28 @@ impl Engine {
         groups: usize,
     ) -> Result<()> {
         let t = matmul_tile();
+        // The GEMM core's subgroup variant (16 rows an invocation) when the adapter has it
+        // and the GEMM fills its taller tile; otherwise the plain core (8 rows).
+        let (shader, rows_per, threads_x) = match self.matmul_kernel() {
+            MatmulKernel::Subgroup { size } if rows >= 16 * t.threads_y as usize => (
+                subgroup_twin(shader),
+                16,
+                t.threads_x.next_multiple_of(size),
+            ),
+            _ => (shader, 8, t.threads_x),
+        };
         let key = KernelKey::new(
             shader,
             &[
                 ("TILE_K", t.k as f64),
-                ("THREADS_X", t.threads_x as f64),
+                ("THREADS_X", threads_x as f64),
                 ("THREADS_Y", t.threads_y as f64),
             ],
         );
         let max = self.limits().max_compute_workgroups_per_dimension as usize;
         let (gx, gy) = (
-            cols.div_ceil(8 * t.threads_x as usize),
-            rows.div_ceil(8 * t.threads_y as usize),
+            cols.div_ceil(8 * threads_x as usize),
+            rows.div_ceil(rows_per * t.threads_y as usize),
         );
         if gx > max || gy > max || groups > max {
             return Err(Error::invalid(
@@ -273,6 +317,16 @@ impl Engine {
             bufs,
             [gx as u32, gy as u32, groups as u32],
         )
+    }
+}
+
+/// The kernel composed from the same operand file with the GEMM core's subgroup variant.
+fn subgroup_twin(shader: &'static str) -> &'static str {
+    match shader {
+        "conv2d_fwd_igemm" => "conv2d_fwd_igemm_subgroup",
+        "conv2d_dgrad" => "conv2d_dgrad_subgroup",
+        "conv2d_wgrad" => "conv2d_wgrad_subgroup",
+        other => panic!("kernel `{other}` has no subgroup variant"),
     }
 }
 

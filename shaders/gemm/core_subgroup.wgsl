@@ -1,12 +1,12 @@
-// Batched matrix product, subgroup variant:  C[b] = op(A[b]) · op(B[b]),  op(A): [M, K],
-// op(B): [K, N], C: [M, N], row-major f32; TRANS_A reads A stored [K, M], TRANS_B reads B
-// stored [N, K]. Used only when the adapter has subgroups of a fixed size of at least 8;
-// `matmul.wgsl` is the plain path and stays the reference on every other adapter.
+// The GEMM core, subgroup variant: C = op(A) · op(B) for the op composed before it
+// (matmul.wgsl, conv2d/*.wgsl), through gemm/tiles.wgsl's staging and the op's hooks. Used
+// only when the adapter has subgroups of a fixed size of at least 8; gemm/core.wgsl is the
+// plain path and stays the reference on every other adapter.
 //
-// Tiling as in matmul.wgsl: THREADS_X x THREADS_Y invocations compute a TILE_M x TILE_N block
-// (TILE_M = 16 THREADS_Y, TILE_N = 8 THREADS_X), K walked in slabs of TILE_K (a multiple of 8)
-// staged K-major in workgroup memory, a 16 x 8 register block per invocation (rows 4ty..4ty+3 plus multiples of TILE_M / 4,
-// columns 4tx..4tx+3 and TILE_N / 2 + 4tx..+3).
+// Tiling as in gemm/core.wgsl: THREADS_X x THREADS_Y invocations compute a TILE_M x TILE_N
+// block (TILE_M = 16 THREADS_Y, TILE_N = 8 THREADS_X), K walked in slabs of TILE_K (a
+// multiple of 8) staged K-major in workgroup memory, a 16 x 8 register block per invocation
+// (rows 4ty..4ty+3 plus multiples of TILE_M / 4, columns 4tx..4tx+3 and TILE_N / 2 + 4tx..+3).
 // The difference: THREADS_X is a multiple of the subgroup size, so every lane of a subgroup
 // has the same ty and needs the same op(A) values. For each group of 8 K steps, lane l loads
 // the op(A) values of step l only, and step j takes them from lane j with subgroupBroadcast.
@@ -15,34 +15,13 @@
 // broadcast is a register shuffle, that is what bounds throughput.
 //
 // Workgroups are one-dimensional (THREADS_X * THREADS_Y), as subgroup builtins require.
-// Dispatch: (ceil(N / TILE_N), ceil(M / TILE_M), batches), as matmul.wgsl.
+// Dispatch: (ceil(N / TILE_N), ceil(M / TILE_M), Z), as gemm/core.wgsl.
 
 override TILE_K: u32 = 16u;
 override THREADS_X: u32 = 16u;
 override THREADS_Y: u32 = 16u;
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
 override TILE_M: u32 = 16u * THREADS_Y;
 override TILE_N: u32 = 8u * THREADS_X;
-
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch0: u32,
-    a_stride: u32,
-    b_stride: u32,
-    _pad: vec2<u32>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-
-// a_tile[kk * TILE_M / 4 + m / 4][m % 4] = op(A)[row0 + m, k0 + kk]; likewise b_tile along N.
-var<workgroup> a_tile: array<vec4<f32>, TILE_K * TILE_M / 4u>;
-var<workgroup> b_tile: array<vec4<f32>, TILE_K * TILE_N / 4u>;
 
 // The invocation's block of C: acc_<row>_<column half>, one vec4 of four columns each.
 var<private> acc_0_0: vec4<f32>;
@@ -118,74 +97,23 @@ fn mac(a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>, kk: u32, tx: 
     acc_15_1 = fma(vec4<f32>(a3.w), b1, acc_15_1);
 }
 
-fn store4(off: u32, row: u32, col: u32, v: vec4<f32>) {
-    if (row >= p.m) {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        if (col + j < p.n) {
-            c[off + row * p.n + col + j] = v[j];
-        }
-    }
-}
-
 @compute @workgroup_size(THREADS_X * THREADS_Y)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) tid: u32,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    let batch = p.batch0 + wid.z;
-    let a_off = batch * p.a_stride;
-    let b_off = batch * p.b_stride;
+    let z = wid.z;
+    let dims = gemm_dims(z);
     let row0 = wid.y * TILE_M;
     let col0 = wid.x * TILE_N;
     // Subgroups take consecutive invocation indices, so with THREADS_X a multiple of the
     // subgroup size all lanes of a subgroup share ty (subgroup builtins need a 1-D workgroup).
     let lid = vec2<u32>(tid % THREADS_X, tid / THREADS_X);
-    let threads = THREADS_X * THREADS_Y;
     let a_row = TILE_M / 4u;
-    let b_row = TILE_N / 4u;
 
-    for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
-        for (var e = tid; e < TILE_M * TILE_K; e += threads) {
-            var mm = e / TILE_K;
-            var kk = e % TILE_K;
-            if (TRANS_A) {
-                kk = e / TILE_M;
-                mm = e % TILE_M;
-            }
-            let gm = row0 + mm;
-            let gk = k0 + kk;
-            var v = 0.0;
-            if (gm < p.m && gk < p.k) {
-                if (TRANS_A) {
-                    v = a[a_off + gk * p.m + gm];
-                } else {
-                    v = a[a_off + gm * p.k + gk];
-                }
-            }
-            a_tile[kk * a_row + mm / 4u][mm % 4u] = v;
-        }
-        for (var e = tid; e < TILE_N * TILE_K; e += threads) {
-            var kk = e / TILE_N;
-            var nn = e % TILE_N;
-            if (TRANS_B) {
-                nn = e / TILE_K;
-                kk = e % TILE_K;
-            }
-            let gn = col0 + nn;
-            let gk = k0 + kk;
-            var v = 0.0;
-            if (gn < p.n && gk < p.k) {
-                if (TRANS_B) {
-                    v = b[b_off + gn * p.k + gk];
-                } else {
-                    v = b[b_off + gk * p.n + gn];
-                }
-            }
-            b_tile[kk * b_row + nn / 4u][nn % 4u] = v;
-        }
+    for (var k0 = 0u; k0 < dims.z; k0 += TILE_K) {
+        stage_tiles(z, dims, row0, col0, k0, tid, THREADS_X * THREADS_Y);
         workgroupBarrier();
 
         for (var k8 = 0u; k8 < TILE_K; k8 += 8u) {
@@ -206,39 +134,38 @@ fn main(
         workgroupBarrier();
     }
 
-    let off = batch * p.m * p.n;
     let n0 = col0 + 4u * lid.x;
     let n1 = n0 + TILE_N / 2u;
-    store4(off, row0 + 4u * lid.y + 0u * TILE_M / 4u + 0u, n0, acc_0_0);
-    store4(off, row0 + 4u * lid.y + 0u * TILE_M / 4u + 0u, n1, acc_0_1);
-    store4(off, row0 + 4u * lid.y + 0u * TILE_M / 4u + 1u, n0, acc_1_0);
-    store4(off, row0 + 4u * lid.y + 0u * TILE_M / 4u + 1u, n1, acc_1_1);
-    store4(off, row0 + 4u * lid.y + 0u * TILE_M / 4u + 2u, n0, acc_2_0);
-    store4(off, row0 + 4u * lid.y + 0u * TILE_M / 4u + 2u, n1, acc_2_1);
-    store4(off, row0 + 4u * lid.y + 0u * TILE_M / 4u + 3u, n0, acc_3_0);
-    store4(off, row0 + 4u * lid.y + 0u * TILE_M / 4u + 3u, n1, acc_3_1);
-    store4(off, row0 + 4u * lid.y + 1u * TILE_M / 4u + 0u, n0, acc_4_0);
-    store4(off, row0 + 4u * lid.y + 1u * TILE_M / 4u + 0u, n1, acc_4_1);
-    store4(off, row0 + 4u * lid.y + 1u * TILE_M / 4u + 1u, n0, acc_5_0);
-    store4(off, row0 + 4u * lid.y + 1u * TILE_M / 4u + 1u, n1, acc_5_1);
-    store4(off, row0 + 4u * lid.y + 1u * TILE_M / 4u + 2u, n0, acc_6_0);
-    store4(off, row0 + 4u * lid.y + 1u * TILE_M / 4u + 2u, n1, acc_6_1);
-    store4(off, row0 + 4u * lid.y + 1u * TILE_M / 4u + 3u, n0, acc_7_0);
-    store4(off, row0 + 4u * lid.y + 1u * TILE_M / 4u + 3u, n1, acc_7_1);
-    store4(off, row0 + 4u * lid.y + 2u * TILE_M / 4u + 0u, n0, acc_8_0);
-    store4(off, row0 + 4u * lid.y + 2u * TILE_M / 4u + 0u, n1, acc_8_1);
-    store4(off, row0 + 4u * lid.y + 2u * TILE_M / 4u + 1u, n0, acc_9_0);
-    store4(off, row0 + 4u * lid.y + 2u * TILE_M / 4u + 1u, n1, acc_9_1);
-    store4(off, row0 + 4u * lid.y + 2u * TILE_M / 4u + 2u, n0, acc_10_0);
-    store4(off, row0 + 4u * lid.y + 2u * TILE_M / 4u + 2u, n1, acc_10_1);
-    store4(off, row0 + 4u * lid.y + 2u * TILE_M / 4u + 3u, n0, acc_11_0);
-    store4(off, row0 + 4u * lid.y + 2u * TILE_M / 4u + 3u, n1, acc_11_1);
-    store4(off, row0 + 4u * lid.y + 3u * TILE_M / 4u + 0u, n0, acc_12_0);
-    store4(off, row0 + 4u * lid.y + 3u * TILE_M / 4u + 0u, n1, acc_12_1);
-    store4(off, row0 + 4u * lid.y + 3u * TILE_M / 4u + 1u, n0, acc_13_0);
-    store4(off, row0 + 4u * lid.y + 3u * TILE_M / 4u + 1u, n1, acc_13_1);
-    store4(off, row0 + 4u * lid.y + 3u * TILE_M / 4u + 2u, n0, acc_14_0);
-    store4(off, row0 + 4u * lid.y + 3u * TILE_M / 4u + 2u, n1, acc_14_1);
-    store4(off, row0 + 4u * lid.y + 3u * TILE_M / 4u + 3u, n0, acc_15_0);
-    store4(off, row0 + 4u * lid.y + 3u * TILE_M / 4u + 3u, n1, acc_15_1);
+    store4(z, dims, row0 + 4u * lid.y + 0u * TILE_M / 4u + 0u, n0, acc_0_0);
+    store4(z, dims, row0 + 4u * lid.y + 0u * TILE_M / 4u + 0u, n1, acc_0_1);
+    store4(z, dims, row0 + 4u * lid.y + 0u * TILE_M / 4u + 1u, n0, acc_1_0);
+    store4(z, dims, row0 + 4u * lid.y + 0u * TILE_M / 4u + 1u, n1, acc_1_1);
+    store4(z, dims, row0 + 4u * lid.y + 0u * TILE_M / 4u + 2u, n0, acc_2_0);
+    store4(z, dims, row0 + 4u * lid.y + 0u * TILE_M / 4u + 2u, n1, acc_2_1);
+    store4(z, dims, row0 + 4u * lid.y + 0u * TILE_M / 4u + 3u, n0, acc_3_0);
+    store4(z, dims, row0 + 4u * lid.y + 0u * TILE_M / 4u + 3u, n1, acc_3_1);
+    store4(z, dims, row0 + 4u * lid.y + 1u * TILE_M / 4u + 0u, n0, acc_4_0);
+    store4(z, dims, row0 + 4u * lid.y + 1u * TILE_M / 4u + 0u, n1, acc_4_1);
+    store4(z, dims, row0 + 4u * lid.y + 1u * TILE_M / 4u + 1u, n0, acc_5_0);
+    store4(z, dims, row0 + 4u * lid.y + 1u * TILE_M / 4u + 1u, n1, acc_5_1);
+    store4(z, dims, row0 + 4u * lid.y + 1u * TILE_M / 4u + 2u, n0, acc_6_0);
+    store4(z, dims, row0 + 4u * lid.y + 1u * TILE_M / 4u + 2u, n1, acc_6_1);
+    store4(z, dims, row0 + 4u * lid.y + 1u * TILE_M / 4u + 3u, n0, acc_7_0);
+    store4(z, dims, row0 + 4u * lid.y + 1u * TILE_M / 4u + 3u, n1, acc_7_1);
+    store4(z, dims, row0 + 4u * lid.y + 2u * TILE_M / 4u + 0u, n0, acc_8_0);
+    store4(z, dims, row0 + 4u * lid.y + 2u * TILE_M / 4u + 0u, n1, acc_8_1);
+    store4(z, dims, row0 + 4u * lid.y + 2u * TILE_M / 4u + 1u, n0, acc_9_0);
+    store4(z, dims, row0 + 4u * lid.y + 2u * TILE_M / 4u + 1u, n1, acc_9_1);
+    store4(z, dims, row0 + 4u * lid.y + 2u * TILE_M / 4u + 2u, n0, acc_10_0);
+    store4(z, dims, row0 + 4u * lid.y + 2u * TILE_M / 4u + 2u, n1, acc_10_1);
+    store4(z, dims, row0 + 4u * lid.y + 2u * TILE_M / 4u + 3u, n0, acc_11_0);
+    store4(z, dims, row0 + 4u * lid.y + 2u * TILE_M / 4u + 3u, n1, acc_11_1);
+    store4(z, dims, row0 + 4u * lid.y + 3u * TILE_M / 4u + 0u, n0, acc_12_0);
+    store4(z, dims, row0 + 4u * lid.y + 3u * TILE_M / 4u + 0u, n1, acc_12_1);
+    store4(z, dims, row0 + 4u * lid.y + 3u * TILE_M / 4u + 1u, n0, acc_13_0);
+    store4(z, dims, row0 + 4u * lid.y + 3u * TILE_M / 4u + 1u, n1, acc_13_1);
+    store4(z, dims, row0 + 4u * lid.y + 3u * TILE_M / 4u + 2u, n0, acc_14_0);
+    store4(z, dims, row0 + 4u * lid.y + 3u * TILE_M / 4u + 2u, n1, acc_14_1);
+    store4(z, dims, row0 + 4u * lid.y + 3u * TILE_M / 4u + 3u, n0, acc_15_0);
+    store4(z, dims, row0 + 4u * lid.y + 3u * TILE_M / 4u + 3u, n1, acc_15_1);
 }

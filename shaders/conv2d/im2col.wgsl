@@ -11,35 +11,11 @@
 // one channel ci of grad_x (col2im) of image y of the chunk, and its WG lanes walk the
 // columns p (or pixels) of that row in order, so neighbouring lanes touch neighbouring
 // addresses.
-// Dispatch: (K or c_in, nb) workgroups of WG invocations.
+// Dispatch: (K or c_in, nb) workgroups of WG invocations. conv2d/params.wgsl goes before
+// this file.
 
 override WG: u32 = 32u;
 
-struct Params {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    kh: u32,
-    kw: u32,
-    oh: u32,
-    ow: u32,
-    stride_h: u32,
-    stride_w: u32,
-    pad_h: u32,
-    pad_w: u32,
-    dil_h: u32,
-    dil_w: u32,
-    groups: u32,
-    has_bias: u32,
-    // first image of the chunk, and images in it
-    n0: u32,
-    nb: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
