@@ -246,7 +246,7 @@ fn gemm(
 
 fn conv(shape: ConvShape, reps: usize, device: &str) -> Result<(), Box<dyn std::error::Error>> {
     use fovea_device::gpu::ConvAlgo;
-    use fovea_device::Conv2dOptions;
+    use fovea_device::{Conv2dOptions, GpuOptions};
     let dev = Device::from_name(device)?;
     let (n, c, s) = (shape.batch, shape.channels, shape.size);
     let opts = Conv2dOptions::new(1, 1, 1);
@@ -271,34 +271,42 @@ fn conv(shape: ConvShape, reps: usize, device: &str) -> Result<(), Box<dyn std::
     let host_x = Array::rand(&Device::cpu(), &[n, c, s, s], 1)?.to_vec()?;
     let host_w = Array::rand(&Device::cpu(), &[c, c, 3, 3], 2)?.to_vec()?;
     let host_dy = Array::rand(&Device::cpu(), &[n, c, s, s], 3)?.to_vec()?;
-    let x = Array::from_slice(&dev, &host_x, &[n, c, s, s])?;
-    let w = Array::from_slice(&dev, &host_w, &[c, c, 3, 3])?;
-    let dy = Array::from_slice(&dev, &host_dy, &[n, c, s, s])?;
-
-    // Each of the engine's ways, then the batched GEMMs alone: the ceiling of im2col + matmul.
-    let algos: Vec<(ConvAlgo, &str)> = match dev.engine() {
-        Some(_) => vec![
-            (ConvAlgo::Im2col, "fovea im2col + matmul"),
-            (ConvAlgo::ImplicitGemm, "fovea implicit GEMM"),
-        ],
-        None => vec![(ConvAlgo::Im2col, "fovea reference")],
+    let upload = |d: &Device| -> fovea_device::Result<(Array, Array, Array)> {
+        Ok((
+            Array::from_slice(d, &host_x, &[n, c, s, s])?,
+            Array::from_slice(d, &host_w, &[c, c, 3, 3])?,
+            Array::from_slice(d, &host_dy, &[n, c, s, s])?,
+        ))
     };
-    let set = |a: ConvAlgo| {
-        if let Some(e) = dev.engine() {
-            e.set_conv_algo(a)
+    let (_, w, dy) = upload(&dev)?;
+
+    // Each of the engine's ways (a device opened with each, on the same adapter), then the
+    // batched GEMMs alone: the ceiling of im2col + matmul.
+    let algos: Vec<(Device, &str)> = match dev.engine() {
+        Some(_) => {
+            let with = |algo| -> fovea_device::Result<Device> {
+                Device::gpu_with(&GpuOptions {
+                    conv: Some(algo),
+                    ..GpuOptions::from_env()?
+                })
+            };
+            vec![
+                (with(ConvAlgo::Im2col)?, "fovea im2col + matmul"),
+                (with(ConvAlgo::ImplicitGemm)?, "fovea implicit GEMM"),
+            ]
         }
+        None => vec![(dev.clone(), "fovea reference")],
     };
     let mut fwd_s = f64::MAX;
-    for &(algo, name) in &algos {
-        set(algo);
+    for (d, name) in &algos {
+        let (x, w, _) = upload(d)?;
         let (secs, _) = time(reps, || -> fovea_device::Result<()> {
             x.conv2d(&w, None, opts)?;
-            dev.sync()
+            d.sync()
         });
         row("forward", name, flop, secs);
         fwd_s = fwd_s.min(secs);
     }
-    set(ConvAlgo::Im2col);
     let (k, p) = (c * 9, s * s);
     let w2 = w.reshape(&[c, k])?;
     let cols = Array::rand(&dev, &[n, k, p], 4)?;
@@ -324,17 +332,16 @@ fn conv(shape: ConvShape, reps: usize, device: &str) -> Result<(), Box<dyn std::
     row("forward", "im2col + sgemm", flop, base_fwd);
 
     let mut bwd_s = f64::MAX;
-    for &(algo, name) in &algos {
-        set(algo);
+    for (d, name) in &algos {
+        let (x, w, dy) = upload(d)?;
         let (secs, _) = time(reps, || -> fovea_device::Result<()> {
             Array::conv2d_backward_data(&dy, &w, &[n, c, s, s], opts)?;
             Array::conv2d_backward_weight(&x, &dy, &[c, c, 3, 3], opts)?;
-            dev.sync()
+            d.sync()
         });
         row("backward", name, 2.0 * flop, secs);
         bwd_s = bwd_s.min(secs);
     }
-    set(ConvAlgo::Im2col);
     let (gemm_bwd, _) = time(reps, || -> fovea_device::Result<()> {
         w2.matmul_t(&dy3, true, false)?;
         dy3.matmul_t(&cols, false, true)?;

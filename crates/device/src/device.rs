@@ -57,6 +57,13 @@ impl Device {
         })
     }
 
+    /// Opens a new GPU device with explicit options, blocking (off wasm): a device whose
+    /// convolution algorithm, GEMM core or binding cap differ from the default one.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn gpu_with(opts: &GpuOptions) -> Result<Device> {
+        crate::block_on(Device::new_gpu(opts))
+    }
+
     /// The process-wide default GPU device: the best adapter, or the one `FOVEA_BACKEND`
     /// and `FOVEA_ADAPTER` select. Opened on first use; later calls share it, so every
     /// pipeline compiles once per process.

@@ -6,24 +6,25 @@
 mod common;
 
 use common::*;
-use fovea_device::{AdamStep, Array, Device, SgdStep};
+use fovea_device::{AdamStep, Array, Device, GpuOptions, SgdStep};
 use rand::Rng;
-use std::sync::Mutex;
 
-/// The tests here change the engine's binding cap; they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+/// A GPU device of its own whose storage bindings hold at most `len` elements.
+fn capped(len: usize) -> Device {
+    gpu_with(GpuOptions {
+        binding_cap: Some(len),
+        ..GpuOptions::default()
+    })
+}
 
 #[test]
 fn vgg16_sized_linear_runs_forward_and_backward_on_the_gpu() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let g = gpu();
+    // Whatever the adapter allows, bind at most 64 MiB so the weight goes range by range.
+    let g = capped(16 << 20);
     let (n, inp, out) = (2, 25088, 4096);
     let bytes = (inp * out * 4) as u64;
     let engine = g.engine().unwrap();
     let limit = engine.limits().max_storage_buffer_binding_size;
-    // Whatever the adapter allows, bind at most 64 MiB so the weight goes range by range.
-    engine.cap_binding_len(Some(16 << 20));
-    let _uncap = Uncap(engine);
     println!(
         "weight {} MiB, largest binding {} MiB, capped to {} MiB",
         bytes >> 20,
@@ -63,11 +64,7 @@ fn vgg16_sized_linear_runs_forward_and_backward_on_the_gpu() {
 
 #[test]
 fn split_matmul_and_ranged_ops_match_reference_under_a_small_binding_cap() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let g = gpu();
-    let engine = g.engine().unwrap();
-    engine.cap_binding_len(Some(3000));
-    let _uncap = Uncap(engine);
+    let g = capped(3000);
     let mut r = rng(72);
     for case in 0..12 {
         let (batch, m, k, n) = (
@@ -87,8 +84,8 @@ fn split_matmul_and_ranged_ops_match_reference_under_a_small_binding_cap() {
         } else {
             vec![batch, k, n]
         };
-        let (ag, ac) = pair(&data(&mut r, batch * m * k, -1.0, 1.0), &a_shape);
-        let (bg, bc) = pair(&data(&mut r, batch * k * n, -1.0, 1.0), &b_shape);
+        let (ag, ac) = pair_on(&g, &data(&mut r, batch * m * k, -1.0, 1.0), &a_shape);
+        let (bg, bc) = pair_on(&g, &data(&mut r, batch * k * n, -1.0, 1.0), &b_shape);
         let what = format!("case {case}: [{batch}] {m}x{k}x{n} trans {ta} {tb}");
         assert_close(
             &what,
@@ -100,8 +97,8 @@ fn split_matmul_and_ranged_ops_match_reference_under_a_small_binding_cap() {
     }
     // elementwise, random and optimizer kernels range by range
     let len = 10_000;
-    let (xg, xc) = pair(&data(&mut r, len, -1.0, 1.0), &[len]);
-    let (yg, yc) = pair(&data(&mut r, len, -1.0, 1.0), &[len]);
+    let (xg, xc) = pair_on(&g, &data(&mut r, len, -1.0, 1.0), &[len]);
+    let (yg, yc) = pair_on(&g, &data(&mut r, len, -1.0, 1.0), &[len]);
     assert_close("exp", &xg.exp().unwrap(), &xc.exp().unwrap(), 1e-6, 1e-6);
     assert_close(
         "mul",
@@ -139,18 +136,8 @@ fn split_matmul_and_ranged_ops_match_reference_under_a_small_binding_cap() {
     assert_close("adam v", &vg, &vc, 1e-6, 1e-7);
 }
 
-/// Lifts the binding cap when dropped, even when the test panics.
-struct Uncap<'a>(&'a fovea_device::gpu::Engine);
-
-impl Drop for Uncap<'_> {
-    fn drop(&mut self) {
-        self.0.cap_binding_len(None);
-    }
-}
-
 #[test]
 fn kernels_that_cannot_split_refuse_oversized_arrays_clearly() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let g = gpu();
     let limits = g.engine().unwrap().limits();
     let max = (limits.max_storage_buffer_binding_size / 4) as usize;

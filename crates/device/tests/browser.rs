@@ -19,7 +19,12 @@ wasm_bindgen_test_configure!(run_in_browser);
 /// The page's WebGPU device: a failure here means the browser offers no WebGPU (Chromium
 /// needs `--enable-unsafe-webgpu` on Linux).
 async fn gpu() -> Device {
-    Device::new_gpu(&GpuOptions::default())
+    gpu_with(GpuOptions::default()).await
+}
+
+/// A WebGPU device of its own with these options (a convolution algorithm, a binding cap).
+async fn gpu_with(options: GpuOptions) -> Device {
+    Device::new_gpu(&options)
         .await
         .expect("a WebGPU adapter (run Chromium with --enable-unsafe-webgpu)")
 }
@@ -178,7 +183,11 @@ async fn matmul_matches_plain_transposed_batched_and_split() {
     )
     .await;
     // A weight larger than one (capped) storage binding is split, as VGG-16's fc6 is.
-    g.engine().unwrap().cap_binding_len(Some(4096));
+    let g = gpu_with(GpuOptions {
+        binding_cap: Some(4096),
+        ..GpuOptions::default()
+    })
+    .await;
     let (x, cx) = randn(&g, &[3, 300], 7);
     let (w, cw) = randn(&g, &[40, 300], 8);
     close(
@@ -189,22 +198,24 @@ async fn matmul_matches_plain_transposed_batched_and_split() {
         1e-4,
     )
     .await;
-    g.engine().unwrap().cap_binding_len(None);
 }
 
 #[wasm_bindgen_test]
 async fn convolution_forward_and_both_backwards_match_with_each_algorithm() {
-    let g = gpu().await;
-    let (x, cx) = randn(&g, &[2, 4, 9, 11], 9);
-    for (opts, w_shape) in [
-        (Conv2dOptions::new(1, 1, 1), [5, 4, 3, 3]),
-        (Conv2dOptions::new(2, 0, 1), [3, 4, 2, 3]),
-        (Conv2dOptions::new(1, 2, 2).groups(2), [6, 2, 3, 3]),
-    ] {
-        let (w, cw) = randn(&g, &w_shape, 10);
-        let (b, cb) = randn(&g, &[w_shape[0]], 11);
-        for algo in [ConvAlgo::Im2col, ConvAlgo::ImplicitGemm] {
-            g.engine().unwrap().set_conv_algo(algo);
+    for algo in [ConvAlgo::Im2col, ConvAlgo::ImplicitGemm] {
+        let g = gpu_with(GpuOptions {
+            conv: Some(algo),
+            ..GpuOptions::default()
+        })
+        .await;
+        let (x, cx) = randn(&g, &[2, 4, 9, 11], 9);
+        for (opts, w_shape) in [
+            (Conv2dOptions::new(1, 1, 1), [5, 4, 3, 3]),
+            (Conv2dOptions::new(2, 0, 1), [3, 4, 2, 3]),
+            (Conv2dOptions::new(1, 2, 2).groups(2), [6, 2, 3, 3]),
+        ] {
+            let (w, cw) = randn(&g, &w_shape, 10);
+            let (b, cb) = randn(&g, &[w_shape[0]], 11);
             let y = x.conv2d(&w, Some(&b), opts).unwrap();
             let cy = cx.conv2d(&cw, Some(&cb), opts).unwrap();
             close("conv2d", &y, &cy, 1e-4, 1e-4).await;

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use fovea_device::gpu::ConvAlgo;
-use fovea_device::{Array, Conv2dOptions, Device};
+use fovea_device::{Array, Conv2dOptions, Device, GpuOptions};
 use rand::Rng;
 
 struct Case {
@@ -60,39 +60,54 @@ fn cases() -> Vec<Case> {
 }
 
 /// The GPU's ways of computing a convolution: im2col + matmul over the whole batch, im2col
-/// over chunks of images (forced by a small workspace), and the implicit-GEMM kernels.
-const VARIANTS: [(ConvAlgo, Option<usize>); 3] = [
-    (ConvAlgo::Im2col, None),
-    (ConvAlgo::Im2col, Some(2048)),
-    (ConvAlgo::ImplicitGemm, None),
-];
-
-/// The tests here switch the shared engine's convolution algorithm; they run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// over chunks of images (forced by a small workspace), and the implicit-GEMM kernels. Each
+/// is a device of its own, opened with those options.
+fn variants() -> Vec<(String, Device)> {
+    [
+        (ConvAlgo::Im2col, None),
+        (ConvAlgo::Im2col, Some(2048)),
+        (ConvAlgo::ImplicitGemm, None),
+    ]
+    .into_iter()
+    .map(|(algo, cap)| {
+        let dev = gpu_with(GpuOptions {
+            conv: Some(algo),
+            binding_cap: cap,
+            ..GpuOptions::default()
+        });
+        (format!("{algo:?} cap {cap:?}"), dev)
+    })
+    .collect()
+}
 
 #[test]
 fn conv2d_gpu_matches_reference_in_all_three_directions() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let engine = gpu();
-    let engine = engine.engine().unwrap();
-    for (algo, cap) in VARIANTS {
-        engine.set_conv_algo(algo);
-        engine.cap_binding_len(cap);
-        compare_all(&format!("{algo:?} cap {cap:?}"));
+    for (variant, dev) in variants() {
+        compare_all(&dev, &variant);
     }
-    engine.set_conv_algo(ConvAlgo::Im2col);
-    engine.cap_binding_len(None);
 }
 
-fn compare_all(variant: &str) {
+fn compare_all(dev: &Device, variant: &str) {
     let mut r = rng(41);
     for case in cases() {
         let geom = case.opts.geometry(&case.x, &case.w).unwrap();
         let y_shape = [geom.n, geom.c_out, geom.oh, geom.ow];
-        let (gx, cx) = pair(&data(&mut r, case.x.iter().product(), -1.0, 1.0), &case.x);
-        let (gw, cw) = pair(&data(&mut r, case.w.iter().product(), -1.0, 1.0), &case.w);
-        let (gb, cb) = pair(&data(&mut r, case.w[0], -1.0, 1.0), &[case.w[0]]);
-        let (gdy, cdy) = pair(&data(&mut r, y_shape.iter().product(), -1.0, 1.0), &y_shape);
+        let (gx, cx) = pair_on(
+            dev,
+            &data(&mut r, case.x.iter().product(), -1.0, 1.0),
+            &case.x,
+        );
+        let (gw, cw) = pair_on(
+            dev,
+            &data(&mut r, case.w.iter().product(), -1.0, 1.0),
+            &case.w,
+        );
+        let (gb, cb) = pair_on(dev, &data(&mut r, case.w[0], -1.0, 1.0), &[case.w[0]]);
+        let (gdy, cdy) = pair_on(
+            dev,
+            &data(&mut r, y_shape.iter().product(), -1.0, 1.0),
+            &y_shape,
+        );
         let what = format!("{variant}: x {:?} w {:?} {:?}", case.x, case.w, case.opts);
         let taps = (geom.c_in / geom.groups * geom.kh * geom.kw) as f32;
         let tol = 2e-6 * taps + 1e-5;
@@ -127,7 +142,6 @@ fn compare_all(variant: &str) {
 /// reference and on the GPU with each algorithm, within the format's tolerance.
 #[test]
 fn conv2d_matches_pytorch_on_the_reference_and_every_gpu_algorithm() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/fixtures/ops"
@@ -154,15 +168,9 @@ fn conv2d_matches_pytorch_on_the_reference_and_every_gpu_algorithm() {
         }
     };
     check(&Device::cpu(), "CPU reference");
-    let g = gpu();
-    let engine = g.engine().unwrap();
-    for (algo, cap) in VARIANTS {
-        engine.set_conv_algo(algo);
-        engine.cap_binding_len(cap);
-        check(&g, &format!("GPU {algo:?} cap {cap:?}"));
+    for (variant, dev) in variants() {
+        check(&dev, &format!("GPU {variant}"));
     }
-    engine.set_conv_algo(ConvAlgo::Im2col);
-    engine.cap_binding_len(None);
 }
 
 /// Central differences of `f(x, w, b) = sum(conv2d(x, w, b) * r)` on the reference backend.

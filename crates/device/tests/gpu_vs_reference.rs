@@ -498,38 +498,39 @@ fn softmax_is_stable_and_matches() {
     }
 }
 
-/// Both matmul kernels (the plain one, and the subgroup one where the adapter has it).
-fn matmul_kernels() -> Vec<MatmulKernel> {
-    let engine = gpu_engine();
-    let mut out = vec![MatmulKernel::Tiled];
-    out.extend(engine.subgroup_matmul());
-    out
-}
-
-fn gpu_engine() -> &'static fovea_device::gpu::Engine {
-    static DEV: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
-    DEV.get_or_init(gpu).engine().unwrap()
+/// A device per GEMM core variant: the plain one, and the subgroup one where the adapter
+/// has it.
+fn matmul_devices() -> Vec<(MatmulKernel, Device)> {
+    let mut kernels = vec![MatmulKernel::Tiled];
+    kernels.extend(gpu().engine().unwrap().subgroup_matmul());
+    kernels
+        .into_iter()
+        .map(|k| {
+            let options = fovea_device::GpuOptions {
+                matmul: Some(k),
+                ..Default::default()
+            };
+            (k, gpu_with(options))
+        })
+        .collect()
 }
 
 #[test]
 fn matmul_matches_on_awkward_shapes() {
-    let default = gpu_engine().matmul_kernel();
-    for kernel in matmul_kernels() {
-        gpu_engine().set_matmul_kernel(kernel).unwrap();
-        matmul_awkward(kernel);
+    for (kernel, dev) in matmul_devices() {
+        matmul_awkward(&dev, kernel);
     }
-    gpu_engine().set_matmul_kernel(default).unwrap();
 }
 
-fn matmul_awkward(kernel: MatmulKernel) {
+fn matmul_awkward(dev: &Device, kernel: MatmulKernel) {
     let mut r = rng(16);
     // Several workgroups along both axes of C, with partial tiles at every edge.
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
         let (m, k, n) = (263, 41, 290);
         let a_shape = if ta { [2, k, m] } else { [2, m, k] };
         let b_shape = if tb { [2, n, k] } else { [2, k, n] };
-        let (ga, ca) = pair(&data(&mut r, 2 * m * k, -1.0, 1.0), &a_shape);
-        let (gb, cb) = pair(&data(&mut r, 2 * k * n, -1.0, 1.0), &b_shape);
+        let (ga, ca) = pair_on(dev, &data(&mut r, 2 * m * k, -1.0, 1.0), &a_shape);
+        let (gb, cb) = pair_on(dev, &data(&mut r, 2 * k * n, -1.0, 1.0), &b_shape);
         let what = format!("{kernel:?} matmul {m}x{k}x{n} trans ({ta}, {tb})");
         assert_close(
             &what,
@@ -558,8 +559,16 @@ fn matmul_awkward(kernel: MatmulKernel) {
         } else {
             vec![batch, k, n]
         };
-        let (ga, ca) = pair(&data(&mut r, a_shape.iter().product(), -1.0, 1.0), &a_shape);
-        let (gb, cb) = pair(&data(&mut r, b_shape.iter().product(), -1.0, 1.0), &b_shape);
+        let (ga, ca) = pair_on(
+            dev,
+            &data(&mut r, a_shape.iter().product(), -1.0, 1.0),
+            &a_shape,
+        );
+        let (gb, cb) = pair_on(
+            dev,
+            &data(&mut r, b_shape.iter().product(), -1.0, 1.0),
+            &b_shape,
+        );
         let what = format!("{kernel:?} matmul {m}x{k}x{n} batch {batch} trans ({ta}, {tb})");
         let tol = 1e-6 * k as f32 + 1e-6;
         assert_close(

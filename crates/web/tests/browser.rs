@@ -303,11 +303,15 @@ async fn the_javascript_api_trains_predicts_explains_and_refuses_a_second_call()
 #[wasm_bindgen_test]
 async fn vgg16s_classifier_runs_on_webgpu_with_fc6_split_across_bindings() {
     use fovea_nn::{Linear, Module};
-    let g = webgpu().await.device;
     // fc6's weight is 25088 x 4096 floats (411 MB). SwiftShader binds up to 1 GiB, so cap
     // bindings at 64 Mi floats (256 MiB, what many real adapters allow) to make it split
     // as it must there.
-    g.engine().unwrap().cap_binding_len(Some(64 << 20));
+    let g = Device::new_gpu(&fovea_device::GpuOptions {
+        binding_cap: Some(64 << 20),
+        ..Default::default()
+    })
+    .await
+    .expect("WebGPU (Chromium needs --enable-unsafe-webgpu, see webdriver.json)");
     fovea_nn::manual_seed(0);
     let layers = [
         Linear::new(25088, 4096),

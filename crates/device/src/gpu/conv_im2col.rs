@@ -22,17 +22,8 @@ pub enum ConvAlgo {
     /// im2col + matmul where the column matrix of one image fits the workspace and there is
     /// one channel group; implicit GEMM otherwise
     Im2col,
-    /// always the implicit-GEMM kernels (`FOVEA_CONV=igemm`)
+    /// always the implicit-GEMM kernels
     ImplicitGemm,
-}
-
-impl ConvAlgo {
-    pub(super) fn from_env() -> Self {
-        match std::env::var("FOVEA_CONV").as_deref() {
-            Ok("igemm") => ConvAlgo::ImplicitGemm,
-            _ => ConvAlgo::Im2col,
-        }
-    }
 }
 
 fn storage(b: Arc<PooledBuffer>) -> Storage {

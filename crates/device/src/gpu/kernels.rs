@@ -147,13 +147,9 @@ impl PipelineCache {
                         label: Some(key.shader),
                         source: wgpu::ShaderSource::Wgsl(src.into()),
                     };
-                    let mode = std::env::var("FOVEA_CHECKS").unwrap_or_default();
-                    let checks = wgpu::ShaderRuntimeChecks {
-                        bounds_checks: !mode.contains("nobounds"),
-                        force_loop_bounding: !mode.contains("noloop"),
-                        ..wgpu::ShaderRuntimeChecks::checked()
-                    };
-                    unsafe { device.create_shader_module_trusted(desc, checks) }
+                    // Always with wgpu's bounds checks: no setting trades memory safety
+                    // for speed.
+                    device.create_shader_module(desc)
                 })
                 .clone()
         };

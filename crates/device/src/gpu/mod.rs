@@ -28,13 +28,26 @@ const MAX_BATCH: usize = 64;
 /// Invocations per workgroup of the one-dimensional kernels (their `WG` override).
 pub const WG: u32 = 256;
 
-/// How to pick an adapter. [`GpuOptions::from_env`] reads `FOVEA_BACKEND` and `FOVEA_ADAPTER`.
+/// How to pick an adapter and how the device computes, fixed when it opens (a device's
+/// options never change afterwards). [`GpuOptions::from_env`] reads `FOVEA_BACKEND` and
+/// `FOVEA_ADAPTER`; every other field defaults to the adapter's best choice.
 #[derive(Clone, Debug, Default)]
 pub struct GpuOptions {
     /// Restrict to these wgpu backends (all if `None`).
     pub backends: Option<wgpu::Backends>,
     /// Case-insensitive substring the adapter's name must contain.
     pub adapter: Option<String>,
+    /// How convolutions are computed (`None`: [`ConvAlgo::Im2col`], which falls back to the
+    /// implicit GEMM where im2col does not fit).
+    pub conv: Option<ConvAlgo>,
+    /// The GEMM core variant (`None`: the subgroup core where the adapter has fixed-size
+    /// subgroups of at least 8, else the plain one). Opening fails when the adapter cannot
+    /// run the variant asked for.
+    pub matmul: Option<MatmulKernel>,
+    /// Act as if a storage binding held at most this many elements (at least 1024): drives
+    /// the range-by-range paths (elementwise ops, optimizer steps, split matmul) on small
+    /// arrays, for tests. Results do not change.
+    pub binding_cap: Option<usize>,
 }
 
 impl GpuOptions {
@@ -62,7 +75,11 @@ impl GpuOptions {
         let adapter = std::env::var("FOVEA_ADAPTER")
             .ok()
             .filter(|s| !s.is_empty());
-        Ok(Self { backends, adapter })
+        Ok(Self {
+            backends,
+            adapter,
+            ..Self::default()
+        })
     }
 }
 
@@ -147,9 +164,9 @@ pub struct Engine {
     /// What the engine is recording now (a kernel, an allocation, a submission), so the
     /// first device error names the work that caused it.
     doing: Arc<Mutex<String>>,
-    matmul_kernel: Mutex<MatmulKernel>,
-    binding_cap: std::sync::atomic::AtomicUsize,
-    conv_algo: Mutex<ConvAlgo>,
+    matmul_kernel: MatmulKernel,
+    binding_cap: usize,
+    conv_algo: ConvAlgo,
 }
 
 /// Which variant of the GEMM core (matmul and the implicit-GEMM convolutions) the engine
@@ -167,11 +184,10 @@ pub enum MatmulKernel {
 }
 
 impl MatmulKernel {
-    /// The best kernel for an adapter, unless `FOVEA_MATMUL_KERNEL=tiled` forces the plain one.
+    /// The best kernel for an adapter.
     fn choose(info: &wgpu::AdapterInfo, features: wgpu::Features) -> Self {
-        let forced_plain = std::env::var("FOVEA_MATMUL_KERNEL").is_ok_and(|v| v == "tiled");
         let fixed = info.subgroup_min_size == info.subgroup_max_size && info.subgroup_min_size >= 8;
-        if features.contains(wgpu::Features::SUBGROUP) && fixed && !forced_plain {
+        if features.contains(wgpu::Features::SUBGROUP) && fixed {
             MatmulKernel::Subgroup {
                 size: info.subgroup_min_size,
             }
@@ -258,7 +274,27 @@ impl Engine {
                 .max_storage_buffer_binding_size
                 .min(limits.max_buffer_size),
         );
-        let matmul_kernel = Mutex::new(MatmulKernel::choose(&info, features));
+        let matmul_kernel = match opts.matmul {
+            None => MatmulKernel::choose(&info, features),
+            Some(MatmulKernel::Tiled) => MatmulKernel::Tiled,
+            Some(asked @ MatmulKernel::Subgroup { size }) => {
+                if MatmulKernel::choose(&info, features) != asked {
+                    return Err(Error::NoAdapter(format!(
+                        "{}: GpuOptions.matmul asks for the subgroup GEMM core with subgroups of \
+                         {size}, but this adapter's subgroups are {}..{}{}; leave it None",
+                        info.name,
+                        info.subgroup_min_size,
+                        info.subgroup_max_size,
+                        if features.contains(wgpu::Features::SUBGROUP) {
+                            ""
+                        } else {
+                            " (no subgroup feature)"
+                        }
+                    )));
+                }
+                asked
+            }
+        };
         Ok(Self {
             uniform_align: limits.min_uniform_buffer_offset_alignment.max(16) as usize,
             device,
@@ -277,8 +313,8 @@ impl Engine {
             error,
             doing,
             matmul_kernel,
-            binding_cap: std::sync::atomic::AtomicUsize::new(usize::MAX),
-            conv_algo: Mutex::new(ConvAlgo::from_env()),
+            binding_cap: opts.binding_cap.unwrap_or(usize::MAX).max(1024),
+            conv_algo: opts.conv.unwrap_or(ConvAlgo::Im2col),
         })
     }
 
@@ -319,27 +355,9 @@ impl Engine {
         )
     }
 
-    /// The matmul kernel in use.
+    /// The GEMM core variant in use.
     pub fn matmul_kernel(&self) -> MatmulKernel {
-        *self.matmul_kernel.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Chooses the matmul kernel (tests run both). Returns an error for a subgroup kernel the
-    /// adapter cannot run.
-    pub fn set_matmul_kernel(&self, kernel: MatmulKernel) -> Result<()> {
-        if let MatmulKernel::Subgroup { size } = kernel {
-            let ok = self.features.contains(wgpu::Features::SUBGROUP)
-                && self.info.subgroup_min_size == size
-                && self.info.subgroup_max_size == size
-                && size >= 8;
-            if !ok {
-                return Err(Error::Gpu(format!(
-                    "this adapter cannot run the subgroup matmul with subgroups of {size}"
-                )));
-            }
-        }
-        *self.matmul_kernel.lock().unwrap_or_else(|e| e.into_inner()) = kernel;
-        Ok(())
+        self.matmul_kernel
     }
 
     /// The subgroup kernel, if this adapter can run it.
@@ -406,30 +424,15 @@ impl Engine {
         let _ = d.write_fmt(what);
     }
 
-    /// How convolutions are computed (`FOVEA_CONV=igemm` forces the implicit GEMM).
+    /// How convolutions are computed ([`GpuOptions::conv`]).
     pub fn conv_algo(&self) -> ConvAlgo {
-        *self.conv_algo.lock().unwrap_or_else(|e| e.into_inner())
+        self.conv_algo
     }
 
-    /// Chooses how convolutions are computed (both give the same results; tests run both).
-    pub fn set_conv_algo(&self, algo: ConvAlgo) {
-        *self.conv_algo.lock().unwrap_or_else(|e| e.into_inner()) = algo;
-    }
-
-    /// Elements that fit in one storage binding (or the cap set by
-    /// [`Engine::cap_binding_len`]).
+    /// Elements that fit in one storage binding (or [`GpuOptions::binding_cap`]).
     pub fn max_binding_len(&self) -> usize {
         let real = (self.limits.max_storage_buffer_binding_size / 4) as usize;
-        real.min(self.binding_cap.load(std::sync::atomic::Ordering::Relaxed))
-    }
-
-    /// Makes the range-by-range paths (elementwise ops, optimizer steps, split matmul) act
-    /// as if a binding held at most `len` elements (`None` lifts the cap). A testing knob:
-    /// it exercises those paths on small arrays; results do not change.
-    pub fn cap_binding_len(&self, len: Option<usize>) {
-        let v = len.unwrap_or(usize::MAX).max(1024);
-        self.binding_cap
-            .store(v, std::sync::atomic::Ordering::Relaxed);
+        real.min(self.binding_cap)
     }
 
     /// Ranges `(start, len)` covering `len` elements, each small enough to bind and starting

@@ -15,6 +15,23 @@ pub fn gpu() -> Device {
     }
 }
 
+/// A GPU device of its own with these options on top of the environment's adapter choice
+/// (a convolution algorithm, a GEMM core, a binding cap). Fails like [`gpu`].
+pub fn gpu_with(options: fovea_device::GpuOptions) -> Device {
+    let base = fovea_device::GpuOptions::from_env().unwrap();
+    let opts = fovea_device::GpuOptions {
+        backends: base.backends,
+        adapter: base.adapter,
+        ..options
+    };
+    match Device::gpu_with(&opts) {
+        Ok(d) => d,
+        Err(e) => {
+            panic!("no GPU adapter with {opts:?} ({e}); install mesa-vulkan-drivers for lavapipe")
+        }
+    }
+}
+
 /// A seeded generator, one per test.
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -39,8 +56,13 @@ pub fn shape(rng: &mut StdRng, rank: usize, sizes: &[usize]) -> Vec<usize> {
 
 /// The same host data on the GPU and on the CPU reference.
 pub fn pair(values: &[f32], shape: &[usize]) -> (Array, Array) {
+    pair_on(&gpu(), values, shape)
+}
+
+/// The same host data on device `dev` and on the CPU reference.
+pub fn pair_on(dev: &Device, values: &[f32], shape: &[usize]) -> (Array, Array) {
     (
-        Array::from_slice(&gpu(), values, shape).unwrap(),
+        Array::from_slice(dev, values, shape).unwrap(),
         Array::from_slice(&Device::cpu(), values, shape).unwrap(),
     )
 }
