@@ -1,31 +1,85 @@
 //! Parameter initialisation as PyTorch does it by default, from a seedable generator
-//! (`torch.manual_seed`).
+//! (`torch.Generator` and `torch.manual_seed`).
+//!
+//! Layer constructors draw from the calling thread's default generator. PyTorch's default is
+//! process-wide; Fovea's is per thread, so threads (and tests running in parallel) that seed
+//! and build never interleave their draws. [`with_generator`] makes a generator of your own
+//! the default for the layers a closure builds.
 
 use fovea_device::{Array, Device, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::sync::Mutex;
+use std::cell::RefCell;
 
-static GENERATOR: Mutex<Option<StdRng>> = Mutex::new(None);
-
-/// The seed layers draw from until [`manual_seed`] is called.
+/// The seed a thread's default generator starts from until [`manual_seed`] is called.
 pub const DEFAULT_SEED: u64 = 0x5eed_f0ea;
 
-/// Reseeds the generator every layer constructor draws its initial weights from, so the same
-/// seed builds the same net.
+/// A random generator layers draw their initial weights and dropout seeds from
+/// (`torch.Generator`).
+#[derive(Clone, Debug)]
+pub struct Generator {
+    rng: StdRng,
+}
+
+impl Generator {
+    /// A generator seeded with `seed` (`torch.Generator().manual_seed(seed)`).
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Reseeds this generator.
+    pub fn manual_seed(&mut self, seed: u64) {
+        self.rng = StdRng::seed_from_u64(seed);
+    }
+
+    /// A fresh 64-bit seed (dropout masks).
+    pub fn next_seed(&mut self) -> u64 {
+        self.rng.random()
+    }
+}
+
+impl Default for Generator {
+    fn default() -> Self {
+        Self::new(DEFAULT_SEED)
+    }
+}
+
+thread_local! {
+    static DEFAULT: RefCell<Generator> = RefCell::new(Generator::default());
+}
+
+/// Reseeds the calling thread's default generator, which every layer constructor draws its
+/// initial weights from, so the same seed builds the same net (`torch.manual_seed`).
 pub fn manual_seed(seed: u64) {
-    *GENERATOR.lock().expect("generator lock poisoned") = Some(StdRng::seed_from_u64(seed));
+    DEFAULT.with(|g| g.borrow_mut().manual_seed(seed));
 }
 
-/// Draws from the shared generator.
+/// Runs `build` with `generator` as the calling thread's default generator, then puts the
+/// previous default back (also when `build` panics): the layers `build` makes draw from
+/// `generator`, which keeps its state for the next call.
+pub fn with_generator<T>(generator: &mut Generator, build: impl FnOnce() -> T) -> T {
+    /// Swaps the generator back in when dropped.
+    struct Restore<'a>(&'a mut Generator);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            DEFAULT.with(|g| std::mem::swap(&mut *g.borrow_mut(), self.0));
+        }
+    }
+    DEFAULT.with(|g| std::mem::swap(&mut *g.borrow_mut(), generator));
+    let _restore = Restore(generator);
+    build()
+}
+
+/// Draws from the calling thread's default generator.
 pub fn with_rng<T>(f: impl FnOnce(&mut StdRng) -> T) -> T {
-    let mut g = GENERATOR.lock().expect("generator lock poisoned");
-    f(g.get_or_insert_with(|| StdRng::seed_from_u64(DEFAULT_SEED)))
+    DEFAULT.with(|g| f(&mut g.borrow_mut().rng))
 }
 
-/// A fresh 64-bit seed from the shared generator (dropout masks).
+/// A fresh 64-bit seed from the calling thread's default generator (dropout masks).
 pub fn next_seed() -> u64 {
-    with_rng(|r| r.random())
+    DEFAULT.with(|g| g.borrow_mut().next_seed())
 }
 
 /// Uniform values in `[-bound, bound)` of `shape` on the CPU.

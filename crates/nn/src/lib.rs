@@ -31,7 +31,7 @@ pub use checkpoint::{
     load_safetensors, parse_safetensors, read_safetensors, state_bytes_async, LoadReport,
 };
 pub use error::{batch_shape, Error, Result, StateDictMismatch};
-pub use init::manual_seed;
+pub use init::{manual_seed, with_generator, Generator};
 pub use layers::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Conv2dConfig, Dropout, Flatten, Linear,
     MaxPool2d, ReLU, Sequential,

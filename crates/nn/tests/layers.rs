@@ -1,13 +1,13 @@
-//! The layers: PyTorch names and initialisation, train/eval behaviour, and the errors a
-//! newcomer meets first.
+//! The layers: PyTorch names and initialisation (seeded, per-thread and own generators),
+//! train/eval behaviour, and the errors a newcomer meets first.
 
 mod common;
 
 use common::{SeedNet, SmallVgg};
 use fovea_device::{Array, Device};
 use fovea_nn::{
-    BatchNorm2d, Conv2d, Dropout, Error, Flatten, MaxPool2d, Module, ModuleExt, ReLU, Sequential,
-    Tensor,
+    manual_seed, with_generator, BatchNorm2d, Conv2d, Dropout, Error, Flatten, Generator, Linear,
+    MaxPool2d, Module, ModuleExt, ReLU, Sequential, Tensor,
 };
 
 fn batch(n: usize, c: usize, h: usize, w: usize) -> Tensor {
@@ -182,4 +182,76 @@ fn gradients_follow_parameters_to_another_device() {
     let after = lin.parameters()[0].grad().unwrap().to_vec().unwrap();
     let doubled: Vec<f32> = before.iter().map(|v| 2.0 * v).collect();
     assert_eq!(after, doubled);
+}
+
+#[test]
+fn default_init_is_pytorchs_and_seedable() {
+    manual_seed(7);
+    let a = Conv2d::new(16, 32, 3);
+    manual_seed(7);
+    let b = Conv2d::new(16, 32, 3);
+    assert_eq!(a.weight.to_vec().unwrap(), b.weight.to_vec().unwrap());
+    let c = Conv2d::new(16, 32, 3);
+    assert_ne!(a.weight.to_vec().unwrap(), c.weight.to_vec().unwrap());
+    // Kaiming-uniform with a = sqrt(5) and the bias: both uniform in +-1/sqrt(fan_in).
+    let fan_in = 16.0 * 9.0f32;
+    let bound = 1.0 / fan_in.sqrt();
+    let w = a.weight.to_vec().unwrap();
+    let bias = a.bias.as_ref().unwrap().to_vec().unwrap();
+    assert!(w.iter().chain(&bias).all(|v| v.abs() <= bound));
+    let var = w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32;
+    let want = bound * bound / 3.0;
+    assert!(
+        (var - want).abs() < 0.1 * want,
+        "variance {var}, uniform gives {want}"
+    );
+    let lin = Linear::new(4608, 10);
+    let wmax = lin
+        .weight
+        .to_vec()
+        .unwrap()
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(wmax <= 1.0 / 4608f32.sqrt() && wmax > 0.9 / 4608f32.sqrt());
+}
+
+#[test]
+fn a_generator_of_your_own_builds_the_same_weights_as_the_same_seed() {
+    let mut g = Generator::new(11);
+    let a = with_generator(&mut g, || Conv2d::new(3, 8, 3));
+    let b = with_generator(&mut g, || Conv2d::new(3, 8, 3));
+    manual_seed(11);
+    let c = Conv2d::new(3, 8, 3);
+    let w = |l: &Conv2d| l.weight.to_vec().unwrap();
+    assert_eq!(
+        w(&a),
+        w(&c),
+        "Generator::new(11) draws what manual_seed(11) draws"
+    );
+    assert_ne!(w(&a), w(&b), "the generator keeps its state between calls");
+}
+
+#[test]
+fn threads_seeding_in_parallel_do_not_disturb_each_other() {
+    let build = |seed| {
+        std::thread::spawn(move || {
+            (0..20)
+                .map(|_| {
+                    manual_seed(seed);
+                    Linear::new(64, 32).weight.to_vec().unwrap()
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let (a, b) = (build(1), build(2));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert!(
+        a.windows(2).all(|w| w[0] == w[1]),
+        "seed 1 gave different weights"
+    );
+    assert!(
+        b.windows(2).all(|w| w[0] == w[1]),
+        "seed 2 gave different weights"
+    );
+    assert_ne!(a[0], b[0]);
 }

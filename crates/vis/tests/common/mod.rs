@@ -5,15 +5,11 @@
 use fovea_device::{Array, CrossEntropyOptions, Device};
 use fovea_graph::{cross_entropy, Tensor};
 use fovea_models::{ArchSpec, Model, SpecNet};
-use fovea_nn::{manual_seed, ModuleExt, Optimizer, Sgd};
+use fovea_nn::{with_generator, Generator, ModuleExt, Optimizer, Sgd};
 
-/// Runs `build` right after `manual_seed(seed)`, with no other test of this binary drawing
-/// from the process-wide generator in between.
+/// Runs `build` with a generator seeded with `seed` (the layers it makes draw from it).
 pub fn seeded<T>(seed: u64, build: impl FnOnce() -> T) -> T {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    manual_seed(seed);
-    build()
+    with_generator(&mut Generator::new(seed), build)
 }
 
 /// A small conv net written as a spec, seeded.
