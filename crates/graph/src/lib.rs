@@ -23,11 +23,13 @@
 //! - [`override_backward`]: replace one op's backward rule within a scope (guided backprop).
 
 mod error;
+mod op;
 mod ops;
 mod tape;
 mod tensor;
 
 pub use error::{Error, Result};
+pub use op::Op;
 pub use ops::BatchNormArgs;
 pub use ops::{cross_entropy, mse_loss, nll_loss};
 pub use tape::{

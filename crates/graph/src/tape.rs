@@ -4,6 +4,7 @@
 //! overrides.
 
 use crate::error::{Error, Result};
+use crate::op::Op;
 use crate::tensor::{Origin, Tensor};
 use fovea_device::Array;
 use std::cell::{Cell, RefCell};
@@ -20,7 +21,7 @@ pub(crate) type BackwardFn = Box<dyn FnOnce(&Array, &[bool]) -> Result<InputGrad
 
 /// One recorded op.
 pub(crate) struct Node {
-    pub(crate) op: &'static str,
+    pub(crate) op: Op,
     inputs: Mutex<Vec<Tensor>>,
     /// The inputs the backward rule reads, each with its storage version when recorded.
     saved: Mutex<Vec<SavedInput>>,
@@ -36,7 +37,7 @@ struct SavedInput {
 
 thread_local! {
     static NO_GRAD: Cell<usize> = const { Cell::new(0) };
-    static OVERRIDES: RefCell<Vec<(&'static str, Rc<OverrideFn>)>> = const { RefCell::new(Vec::new()) };
+    static OVERRIDES: RefCell<Vec<(Op, Rc<OverrideFn>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether ops are being recorded on this thread (false inside [`no_grad`]).
@@ -74,8 +75,8 @@ pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
 
 /// What a replacement backward rule sees.
 pub struct BackwardContext<'a> {
-    /// the op's name, e.g. `relu`
-    pub op: &'static str,
+    /// the op, e.g. [`Op::Relu`]
+    pub op: Op,
     /// the op's input values, in call order
     pub inputs: &'a [Array],
     /// the gradient arriving at the op's output
@@ -88,13 +89,14 @@ pub struct BackwardContext<'a> {
 pub type OverrideFn = dyn Fn(&BackwardContext) -> Result<InputGrads>;
 
 /// While alive, backward passes on this thread use `rule` instead of the built-in backward of
-/// every op named `op` (nested overrides stack; the innermost wins). This is how guided
+/// every `op` (nested overrides stack; the innermost wins). The op is typed, so a misspelt
+/// one does not compile. This is how guided
 /// backpropagation replaces ReLU's rule:
 ///
 /// ```no_run
-/// # use fovea_graph::{override_backward, guided_relu_backward, Tensor};
+/// # use fovea_graph::{override_backward, guided_relu_backward, Op, Tensor};
 /// # fn demo(x: &Tensor, score: &Tensor) -> fovea_graph::Result<()> {
-/// let _guided = override_backward("relu", guided_relu_backward);
+/// let _guided = override_backward(Op::Relu, guided_relu_backward);
 /// score.backward()?; // x.grad() now holds guided-backprop gradients
 /// # Ok(()) }
 /// ```
@@ -102,7 +104,7 @@ pub type OverrideFn = dyn Fn(&BackwardContext) -> Result<InputGrads>;
 /// The rule applies to backward passes run while the guard lives, whenever the ops were
 /// recorded; dropping the guard restores the built-in rule.
 pub fn override_backward(
-    op: &'static str,
+    op: Op,
     rule: impl Fn(&BackwardContext) -> Result<InputGrads> + 'static,
 ) -> OverrideGuard {
     OVERRIDES.with(|o| o.borrow_mut().push((op, Rc::new(rule))));
@@ -122,7 +124,7 @@ impl Drop for OverrideGuard {
     }
 }
 
-fn override_for(op: &str) -> Option<Rc<OverrideFn>> {
+fn override_for(op: Op) -> Option<Rc<OverrideFn>> {
     OVERRIDES.with(|o| {
         o.borrow()
             .iter()
@@ -146,7 +148,7 @@ pub fn guided_relu_backward(ctx: &BackwardContext) -> Result<InputGrads> {
 /// `inputs` and `backward`) when grad is enabled and some input requires grad. The backward
 /// rule may read every input's value; see [`record_saving`] for ops that read fewer.
 pub(crate) fn record(
-    op: &'static str,
+    op: Op,
     value: Array,
     inputs: &[&Tensor],
     backward: impl FnOnce(&Array, &[bool]) -> Result<InputGrads> + Send + Sync + 'static,
@@ -159,14 +161,14 @@ pub(crate) fn record(
 /// refuses to run the rule if one of those values was updated in place since, as PyTorch
 /// does.
 pub(crate) fn record_saving(
-    op: &'static str,
+    op: Op,
     value: Array,
     inputs: &[&Tensor],
     saves: &[bool],
     backward: impl FnOnce(&Array, &[bool]) -> Result<InputGrads> + Send + Sync + 'static,
 ) -> Result<Tensor> {
     let origin = inputs.first().map(|t| Origin {
-        op,
+        op: op.name(),
         input_shape: t.shape().to_vec(),
     });
     let track = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
@@ -300,7 +302,7 @@ pub(crate) fn run_backward(root: &Tensor, seed: Array) -> Result<()> {
 }
 
 /// Refuses a backward rule whose saved input was updated in place after it was saved.
-fn check_versions(op: &'static str, inputs: &[Tensor], saved: &[SavedInput]) -> Result<()> {
+fn check_versions(op: Op, inputs: &[Tensor], saved: &[SavedInput]) -> Result<()> {
     let Some(s) = saved.iter().find(|s| s.value.version() != s.version) else {
         return Ok(());
     };

@@ -2,6 +2,7 @@
 //! gradient and history), like Python references to one `torch.Tensor`.
 
 use crate::error::{Error, Result};
+use crate::op::Op;
 use crate::tape::{self, Node};
 use fovea_device::{Array, Device};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -236,7 +237,7 @@ impl Tensor {
 
     /// The name of the op that made this tensor, if it was recorded (`grad_fn`).
     pub fn grad_fn(&self) -> Option<&'static str> {
-        self.0.node.as_ref().map(|n| n.op)
+        self.0.node.as_ref().map(|n| n.op.name())
     }
 
     /// The op that made this tensor and its input's shape, recorded or not.
@@ -255,7 +256,7 @@ impl Tensor {
         let from = self.device();
         let back = from.clone();
         tape::record(
-            "to_device",
+            Op::ToDevice,
             self.array().to_device(device)?,
             &[self],
             move |g, _| Ok(vec![Some(g.to_device(&back)?)]),

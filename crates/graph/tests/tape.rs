@@ -1,7 +1,9 @@
 //! The tape's behaviour: leaves and inputs get gradients, `no_grad`, `detach`,
 //! `backward_with`, the freed graph, shape errors, and the guided-ReLU override with its scope.
 
-use fovea_graph::{guided_relu_backward, no_grad, override_backward, Array, Device, Error, Tensor};
+use fovea_graph::{
+    guided_relu_backward, no_grad, override_backward, Array, Device, Error, Op, Tensor,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -148,7 +150,7 @@ fn guided_relu_override_applies_only_inside_its_scope() {
     };
     let plain_before = input_grad();
     let guided = {
-        let _guard = override_backward("relu", guided_relu_backward);
+        let _guard = override_backward(Op::Relu, guided_relu_backward);
         input_grad()
     };
     let plain_after = input_grad();
@@ -174,7 +176,7 @@ fn guided_relu_override_applies_only_inside_its_scope() {
     // A graph recorded inside the scope but run after it uses the built-in rule again.
     let x = Tensor::param(xa.clone());
     let y = {
-        let _guard = override_backward("relu", guided_relu_backward);
+        let _guard = override_backward(Op::Relu, guided_relu_backward);
         x.matmul(&w1)
             .unwrap()
             .relu()

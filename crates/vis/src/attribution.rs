@@ -7,7 +7,7 @@
 use crate::error::{config, Result};
 use crate::{activation, unknown_layer};
 use fovea_device::Array;
-use fovea_graph::{guided_relu_backward, override_backward, Tensor};
+use fovea_graph::{guided_relu_backward, override_backward, Op, Tensor};
 use fovea_models::Model;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -206,7 +206,7 @@ pub async fn guided_backprop_async(
         };
         // The override applies to backward passes run while it lives; it is a thread-wide
         // setting, so it never lives across an await.
-        let _guided = override_backward("relu", guided_relu_backward);
+        let _guided = override_backward(Op::Relu, guided_relu_backward);
         out.backward_with(&seed)?;
         xt.grad().expect("the input requires grad")
     };

@@ -2,6 +2,7 @@
 
 use super::sum_to;
 use crate::error::Result;
+use crate::op::Op;
 use crate::tape::{record, record_saving};
 use crate::tensor::Tensor;
 use fovea_device::Array;
@@ -11,13 +12,13 @@ fn zero(a: &Array) -> Result<Array> {
 }
 
 macro_rules! unary {
-    ($($(#[$doc:meta])* $name:ident($x:ident, $y:ident, $g:ident) => $rule:expr;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident as $op:ident ($x:ident, $y:ident, $g:ident) => $rule:expr;)*) => {$(
         $(#[$doc])*
         pub fn $name(&self) -> Result<Tensor> {
             let $x = self.array();
             let value = $x.$name()?;
             let $y = value.clone();
-            record(stringify!($name), value, &[self], move |$g: &Array, _| {
+            record(Op::$op, value, &[self], move |$g: &Array, _| {
                 let _ = (&$x, &$y);
                 Ok(vec![Some($rule)])
             })
@@ -28,27 +29,27 @@ macro_rules! unary {
 impl Tensor {
     unary! {
         /// `-x`
-        neg(x, y, g) => g.neg()?;
+        neg as Neg (x, y, g) => g.neg()?;
         /// `|x|` (gradient 0 at 0, as PyTorch)
-        abs(x, y, g) => g.mul(&x.gt(&zero(&x)?)?.sub(&x.lt(&zero(&x)?)?)?)?;
+        abs as Abs (x, y, g) => g.mul(&x.gt(&zero(&x)?)?.sub(&x.lt(&zero(&x)?)?)?)?;
         /// `e^x`
-        exp(x, y, g) => g.mul(&y)?;
+        exp as Exp (x, y, g) => g.mul(&y)?;
         /// natural logarithm
-        log(x, y, g) => g.div(&x)?;
+        log as Log (x, y, g) => g.div(&x)?;
         /// square root
-        sqrt(x, y, g) => g.div(&y.mul_scalar(2.0)?)?;
+        sqrt as Sqrt (x, y, g) => g.div(&y.mul_scalar(2.0)?)?;
         /// hyperbolic tangent
-        tanh(x, y, g) => g.mul(&y.mul(&y)?.neg()?.add_scalar(1.0)?)?;
+        tanh as Tanh (x, y, g) => g.mul(&y.mul(&y)?.neg()?.add_scalar(1.0)?)?;
         /// logistic sigmoid
-        sigmoid(x, y, g) => g.mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)?;
+        sigmoid as Sigmoid (x, y, g) => g.mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)?;
         /// `max(x, 0)`; its backward rule is the one guided backpropagation overrides
-        relu(x, y, g) => g.mul(&x.gt(&zero(&x)?)?)?;
+        relu as Relu (x, y, g) => g.mul(&x.gt(&zero(&x)?)?)?;
     }
 
     /// `x^p`.
     pub fn powf(&self, p: f32) -> Result<Tensor> {
         let x = self.array();
-        record("powf", x.powf(p)?, &[self], move |g, _| {
+        record(Op::Powf, x.powf(p)?, &[self], move |g, _| {
             Ok(vec![Some(g.mul(&x.powf(p - 1.0)?.mul_scalar(p)?)?)])
         })
     }
@@ -56,7 +57,7 @@ impl Tensor {
     /// `x + s`.
     pub fn add_scalar(&self, s: f32) -> Result<Tensor> {
         record(
-            "add_scalar",
+            Op::AddScalar,
             self.array().add_scalar(s)?,
             &[self],
             |g, _| Ok(vec![Some(g.clone())]),
@@ -66,7 +67,7 @@ impl Tensor {
     /// `x * s`.
     pub fn mul_scalar(&self, s: f32) -> Result<Tensor> {
         record(
-            "mul_scalar",
+            Op::MulScalar,
             self.array().mul_scalar(s)?,
             &[self],
             move |g, _| Ok(vec![Some(g.mul_scalar(s)?)]),
@@ -77,7 +78,7 @@ impl Tensor {
     pub fn add(&self, other: &Tensor) -> Result<Tensor> {
         let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
         let v = self.array().add(&other.array())?;
-        record_saving("add", v, &[self, other], &[], move |g, need| {
+        record_saving(Op::Add, v, &[self, other], &[], move |g, need| {
             Ok(vec![
                 need[0].then(|| sum_to(g, &sa)).transpose()?,
                 need[1].then(|| sum_to(g, &sb)).transpose()?,
@@ -89,7 +90,7 @@ impl Tensor {
     pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
         let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
         let v = self.array().sub(&other.array())?;
-        record_saving("sub", v, &[self, other], &[], move |g, need| {
+        record_saving(Op::Sub, v, &[self, other], &[], move |g, need| {
             Ok(vec![
                 need[0].then(|| sum_to(g, &sa)).transpose()?,
                 need[1].then(|| sum_to(&g.neg()?, &sb)).transpose()?,
@@ -101,7 +102,7 @@ impl Tensor {
     pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = (self.array(), other.array());
         let v = a.mul(&b)?;
-        record("mul", v, &[self, other], move |g, need| {
+        record(Op::Mul, v, &[self, other], move |g, need| {
             Ok(vec![
                 need[0]
                     .then(|| sum_to(&g.mul(&b)?, a.shape()))
@@ -118,7 +119,7 @@ impl Tensor {
         let (a, b) = (self.array(), other.array());
         let v = a.div(&b)?;
         let y = v.clone();
-        record("div", v, &[self, other], move |g, need| {
+        record(Op::Div, v, &[self, other], move |g, need| {
             let ga = g.div(&b)?;
             Ok(vec![
                 need[0].then(|| sum_to(&ga, a.shape())).transpose()?,
@@ -131,15 +132,15 @@ impl Tensor {
 
     /// Elementwise maximum, broadcasting; ties share the gradient equally, as in PyTorch.
     pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
-        self.extremum(other, "maximum", true)
+        self.extremum(other, Op::Maximum, true)
     }
 
     /// Elementwise minimum, broadcasting; ties share the gradient equally, as in PyTorch.
     pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
-        self.extremum(other, "minimum", false)
+        self.extremum(other, Op::Minimum, false)
     }
 
-    fn extremum(&self, other: &Tensor, op: &'static str, max: bool) -> Result<Tensor> {
+    fn extremum(&self, other: &Tensor, op: Op, max: bool) -> Result<Tensor> {
         let (a, b) = (self.array(), other.array());
         let v = if max { a.maximum(&b)? } else { a.minimum(&b)? };
         record(op, v, &[self, other], move |g, need| {
@@ -159,7 +160,7 @@ impl Tensor {
         let c = cond.array();
         let (st, sf) = (on_true.shape().to_vec(), on_false.shape().to_vec());
         let v = Array::where_(&c, &on_true.array(), &on_false.array())?;
-        record("where", v, &[on_true, on_false, cond], move |g, need| {
+        record(Op::Where, v, &[on_true, on_false, cond], move |g, need| {
             let z = zero(g)?;
             Ok(vec![
                 need[0]

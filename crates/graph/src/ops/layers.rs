@@ -2,6 +2,7 @@
 //! dropout.
 
 use crate::error::Result;
+use crate::op::Op;
 use crate::tape::record_saving;
 use crate::tensor::Tensor;
 use fovea_device::{Array, Conv2dOptions, Pool2dOptions};
@@ -42,7 +43,7 @@ impl Tensor {
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         record_saving(
-            "conv2d",
+            Op::Conv2d,
             v,
             &inputs,
             &[true, true, false],
@@ -67,7 +68,7 @@ impl Tensor {
     pub fn max_pool2d(&self, opts: Pool2dOptions) -> Result<Tensor> {
         let (v, idx) = self.array().max_pool2d(opts)?;
         let shape = self.shape().to_vec();
-        record_saving("max_pool2d", v, &[self], &[], move |g, _| {
+        record_saving(Op::MaxPool2d, v, &[self], &[], move |g, _| {
             Ok(vec![Some(Array::max_pool2d_backward(
                 g, &idx, &shape, opts,
             )?)])
@@ -78,7 +79,7 @@ impl Tensor {
     pub fn avg_pool2d(&self, opts: Pool2dOptions) -> Result<Tensor> {
         let shape = self.shape().to_vec();
         record_saving(
-            "avg_pool2d",
+            Op::AvgPool2d,
             self.array().avg_pool2d(opts)?,
             &[self],
             &[],
@@ -90,7 +91,7 @@ impl Tensor {
     pub fn adaptive_avg_pool2d(&self, size: (usize, usize)) -> Result<Tensor> {
         let shape = self.shape().to_vec();
         let v = self.array().adaptive_avg_pool2d(size)?;
-        record_saving("adaptive_avg_pool2d", v, &[self], &[], move |g, _| {
+        record_saving(Op::AdaptiveAvgPool2d, v, &[self], &[], move |g, _| {
             Ok(vec![Some(Array::adaptive_avg_pool2d_backward(g, &shape)?)])
         })
     }
@@ -99,7 +100,7 @@ impl Tensor {
     pub fn resize_bilinear(&self, size: (usize, usize), align_corners: bool) -> Result<Tensor> {
         let shape = self.shape().to_vec();
         let v = self.array().resize_bilinear(size, align_corners)?;
-        record_saving("resize_bilinear", v, &[self], &[], move |g, _| {
+        record_saving(Op::ResizeBilinear, v, &[self], &[], move |g, _| {
             Ok(vec![Some(Array::resize_bilinear_backward(
                 g,
                 &shape,
@@ -115,7 +116,7 @@ impl Tensor {
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         record_saving(
-            "linear",
+            Op::Linear,
             v,
             &inputs,
             &[true, true, false],
@@ -134,7 +135,7 @@ impl Tensor {
     /// mode): kept values scale by `1 / (1 - p)`.
     pub fn dropout(&self, p: f32, seed: u64) -> Result<Tensor> {
         let (v, mask) = self.array().dropout(p, seed)?;
-        record_saving("dropout", v, &[self], &[], move |g, _| {
+        record_saving(Op::Dropout, v, &[self], &[], move |g, _| {
             Ok(vec![Some(g.mul(&mask)?)])
         })
     }
@@ -171,7 +172,7 @@ impl Tensor {
                 rv.set_data(var)?;
             }
             return record_saving(
-                "batch_norm2d",
+                Op::BatchNorm2d,
                 v,
                 &inputs,
                 &[true, has.0, false],
@@ -195,7 +196,7 @@ impl Tensor {
         let v = x.batch_norm2d_eval(gamma.as_ref(), beta.as_ref(), &rm, &rv, args.eps)?;
         let eps = args.eps;
         record_saving(
-            "batch_norm2d",
+            Op::BatchNorm2d,
             v,
             &inputs,
             &[true, has.0, false],

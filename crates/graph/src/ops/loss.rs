@@ -2,6 +2,7 @@
 //! differentiable ops).
 
 use crate::error::Result;
+use crate::op::Op;
 use crate::tape::record_saving;
 use crate::tensor::Tensor;
 use fovea_device::{Array, CrossEntropyOptions, Reduction};
@@ -10,7 +11,7 @@ use fovea_device::{Array, CrossEntropyOptions, Reduction};
 /// PyTorch's reduction, label smoothing and `ignore_index` (`F.cross_entropy`).
 pub fn cross_entropy(logits: &Tensor, labels: &Array, opts: CrossEntropyOptions) -> Result<Tensor> {
     let (loss, grad) = logits.array().cross_entropy(labels, opts)?;
-    record_saving("cross_entropy", loss, &[logits], &[], move |g, _| {
+    record_saving(Op::CrossEntropy, loss, &[logits], &[], move |g, _| {
         let scale = if g.rank() == 1 {
             g.reshape(&[g.numel(), 1])?
         } else {

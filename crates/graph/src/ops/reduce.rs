@@ -1,6 +1,7 @@
 //! Reductions and softmax.
 
 use crate::error::Result;
+use crate::op::Op;
 use crate::tape::{record, record_saving};
 use crate::tensor::Tensor;
 use fovea_device::Array;
@@ -38,7 +39,7 @@ impl Tensor {
         let v = self.array().sum(axes, keepdim)?;
         let shape = self.shape().to_vec();
         let kept = kept_shape(&shape, axes);
-        record_saving("sum", v, &[self], &[], move |g, _| {
+        record_saving(Op::Sum, v, &[self], &[], move |g, _| {
             Ok(vec![Some(g.reshape(&kept)?.broadcast_to(&shape)?)])
         })
     }
@@ -49,7 +50,7 @@ impl Tensor {
         let shape = self.shape().to_vec();
         let kept = kept_shape(&shape, axes);
         let scale = kept.iter().product::<usize>() as f32 / shape.iter().product::<usize>() as f32;
-        record_saving("mean", v, &[self], &[], move |g, _| {
+        record_saving(Op::Mean, v, &[self], &[], move |g, _| {
             Ok(vec![Some(
                 g.reshape(&kept)?.mul_scalar(scale)?.broadcast_to(&shape)?,
             )])
@@ -58,17 +59,17 @@ impl Tensor {
 
     /// Maximum over `axes`; tied maxima share the gradient equally (`torch.amax`).
     pub fn max(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
-        self.extreme("max", axes, keepdim)
+        self.extreme(Op::Max, axes, keepdim)
     }
 
     /// Minimum over `axes`; tied minima share the gradient equally (`torch.amin`).
     pub fn min(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
-        self.extreme("min", axes, keepdim)
+        self.extreme(Op::Min, axes, keepdim)
     }
 
-    fn extreme(&self, op: &'static str, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+    fn extreme(&self, op: Op, axes: &[isize], keepdim: bool) -> Result<Tensor> {
         let x = self.array();
-        let v = if op == "max" {
+        let v = if op == Op::Max {
             x.max(axes, keepdim)?
         } else {
             x.min(axes, keepdim)?
@@ -87,7 +88,7 @@ impl Tensor {
     pub fn softmax(&self, axis: isize) -> Result<Tensor> {
         let v = self.array().softmax(axis)?;
         let y = v.clone();
-        record("softmax", v, &[self], move |g, _| {
+        record(Op::Softmax, v, &[self], move |g, _| {
             let dot = g.mul(&y)?.sum(&[axis], true)?;
             Ok(vec![Some(y.mul(&g.sub(&dot)?)?)])
         })
@@ -97,7 +98,7 @@ impl Tensor {
     pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
         let v = self.array().log_softmax(axis)?;
         let y = v.clone();
-        record("log_softmax", v, &[self], move |g, _| {
+        record(Op::LogSoftmax, v, &[self], move |g, _| {
             let total = g.sum(&[axis], true)?;
             Ok(vec![Some(g.sub(&y.exp()?.mul(&total)?)?)])
         })

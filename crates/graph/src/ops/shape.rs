@@ -2,6 +2,7 @@
 
 use super::sum_to;
 use crate::error::Result;
+use crate::op::Op;
 use crate::tape::{record, record_saving};
 use crate::tensor::Tensor;
 use fovea_device::Array;
@@ -11,7 +12,7 @@ impl Tensor {
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         let from = self.shape().to_vec();
         record_saving(
-            "reshape",
+            Op::Reshape,
             self.array().reshape(shape)?,
             &[self],
             &[],
@@ -40,7 +41,7 @@ impl Tensor {
         shape.extend_from_slice(&dims[e + 1..]);
         let from = dims.to_vec();
         record_saving(
-            "flatten",
+            Op::Flatten,
             self.array().reshape(&shape)?,
             &[self],
             &[],
@@ -57,7 +58,7 @@ impl Tensor {
             }
         }
         record_saving(
-            "permute",
+            Op::Permute,
             self.array().permute(dims)?,
             &[self],
             &[],
@@ -68,7 +69,7 @@ impl Tensor {
     /// Two axes swapped.
     pub fn transpose(&self, a: isize, b: isize) -> Result<Tensor> {
         record(
-            "transpose",
+            Op::Transpose,
             self.array().transpose(a, b)?,
             &[self],
             move |g, _| Ok(vec![Some(g.transpose(a, b)?)]),
@@ -79,7 +80,7 @@ impl Tensor {
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Result<Tensor> {
         let from = self.shape().to_vec();
         let v = self.array().slice(axis, start, end, step)?;
-        record_saving("slice", v, &[self], &[], move |g, _| {
+        record_saving(Op::Slice, v, &[self], &[], move |g, _| {
             Ok(vec![Some(Array::slice_backward(
                 g, &from, axis, start, end, step,
             )?)])
@@ -97,7 +98,7 @@ impl Tensor {
             axis
         };
         let lens: Vec<usize> = arrays.iter().map(|a| a.shape()[ax as usize]).collect();
-        record_saving("concat", v, tensors, &[], move |g, need| {
+        record_saving(Op::Concat, v, tensors, &[], move |g, need| {
             let mut at = 0;
             let mut out = Vec::with_capacity(lens.len());
             for (len, n) in lens.iter().zip(need) {
@@ -113,7 +114,7 @@ impl Tensor {
         let pads_v = pads.to_vec();
         let from = self.shape().to_vec();
         record(
-            "pad",
+            Op::Pad,
             self.array().pad(pads, value)?,
             &[self],
             move |g, _| {
@@ -133,7 +134,7 @@ impl Tensor {
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = (self.array(), other.array());
         let v = a.matmul(&b)?;
-        record("matmul", v, &[self, other], move |g, need| {
+        record(Op::Matmul, v, &[self, other], move |g, need| {
             // Reinstate the axes a vector operand dropped, so both rules are plain matmuls.
             let a2 = if a.rank() == 1 {
                 a.reshape(&[1, a.shape()[0]])?
