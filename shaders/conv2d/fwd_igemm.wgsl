@@ -37,12 +37,7 @@ fn load_b(grp: u32, k: u32, col: u32) -> f32 {
     let nb = col / plane;
     let oy = (col % plane) / p.ow;
     let ox = col % p.ow;
-    let iy = i32(oy * p.stride_h + ky * p.dil_h) - i32(p.pad_h);
-    let ix = i32(ox * p.stride_w + kx * p.dil_w) - i32(p.pad_w);
-    if (iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.w)) {
-        return 0.0;
-    }
-    return x[((nb * p.c_in + grp * cig + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+    return tap(grp * cig + ci, ky, kx, nb, oy, ox);
 }
 
 fn store_c(grp: u32, m: u32, col: u32, v: f32) {

@@ -17,6 +17,7 @@ const CONV_PARAMS: Part = part!("conv2d/params.wgsl");
 const CONV_FWD: Part = part!("conv2d/fwd_igemm.wgsl");
 const CONV_DGRAD: Part = part!("conv2d/dgrad.wgsl");
 const CONV_WGRAD: Part = part!("conv2d/wgrad.wgsl");
+const CONV_TAP: Part = part!("conv2d/tap.wgsl");
 const MATMUL: Part = part!("matmul.wgsl");
 const GEMM_TILES: Part = part!("gemm/tiles.wgsl");
 const GEMM_CORE: Part = part!("gemm/core.wgsl");
@@ -39,11 +40,17 @@ pub const SHADERS: &[(&str, &[Part])] = &[
     ("copy", &[part!("copy.wgsl")]),
     (
         "conv2d_fwd_igemm",
-        &[CONV_PARAMS, CONV_FWD, GEMM_CORE, GEMM_TILES],
+        &[CONV_PARAMS, CONV_FWD, CONV_TAP, GEMM_CORE, GEMM_TILES],
     ),
     (
         "conv2d_fwd_igemm_subgroup",
-        &[CONV_PARAMS, CONV_FWD, GEMM_CORE_SUBGROUP, GEMM_TILES],
+        &[
+            CONV_PARAMS,
+            CONV_FWD,
+            CONV_TAP,
+            GEMM_CORE_SUBGROUP,
+            GEMM_TILES,
+        ],
     ),
     (
         "conv2d_dgrad",
@@ -55,11 +62,17 @@ pub const SHADERS: &[(&str, &[Part])] = &[
     ),
     (
         "conv2d_wgrad",
-        &[CONV_PARAMS, CONV_WGRAD, GEMM_CORE, GEMM_TILES],
+        &[CONV_PARAMS, CONV_WGRAD, CONV_TAP, GEMM_CORE, GEMM_TILES],
     ),
     (
         "conv2d_wgrad_subgroup",
-        &[CONV_PARAMS, CONV_WGRAD, GEMM_CORE_SUBGROUP, GEMM_TILES],
+        &[
+            CONV_PARAMS,
+            CONV_WGRAD,
+            CONV_TAP,
+            GEMM_CORE_SUBGROUP,
+            GEMM_TILES,
+        ],
     ),
     ("im2col", &[CONV_PARAMS, part!("conv2d/im2col.wgsl")]),
     ("pool2d", &[part!("pool2d.wgsl")]),
