@@ -14,7 +14,8 @@
 // Environment: FOVEA_WEB_RUN (folder from `run_fixture`, with predict.txt from `fovea
 // predict`), FOVEA_BIN (the `fovea` binary, to predict with the checkpoint the page
 // downloads), PAGE_SHOT (screenshot path, relative to the repository), PAGE_TRAIN (training
-// images: 2000, 10000 or 60000), PAGE_EPOCHS, CHROMIUM (default /usr/bin/chromium).
+// images: 2000, 10000 or 60000), PAGE_EPOCHS, CHROMIUM (default /usr/bin/chromium), PAGE_URL
+// (test a page served elsewhere, e.g. by `make web`, instead of serving web/ here).
 
 import { chromium } from "playwright-core";
 import { createServer } from "node:http";
@@ -66,7 +67,7 @@ const MIME = {
   ".wasm": "application/wasm", ".json": "application/json", ".png": "image/png",
   ".gz": "application/octet-stream",
 };
-const server = createServer((req, res) => {
+const server = env.PAGE_URL ? null : createServer((req, res) => {
   const rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
   const file = path.join(WEB, rel.endsWith("/") ? rel + "index.html" : rel);
   if (!file.startsWith(WEB + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
@@ -76,9 +77,9 @@ const server = createServer((req, res) => {
   res.writeHead(200, { "content-type": MIME[path.extname(file)] || "application/octet-stream" });
   res.end(readFileSync(file));
 });
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const BASE = `http://127.0.0.1:${server.address().port}/`;
-log(`serving ${WEB} at ${BASE}`);
+if (server) await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const BASE = server ? `http://127.0.0.1:${server.address().port}/` : env.PAGE_URL;
+log(server ? `serving ${WEB} at ${BASE}` : `testing the page at ${BASE}`);
 
 // ---------- page helpers ----------
 const CANVASES = ["lossChart", "accChart", "speedChart", "confusion", "mistakes", "filters", "fmaps",
@@ -380,5 +381,5 @@ try {
   fail(e.message);
 } finally {
   clearTimeout(watchdog);
-  server.close();
+  if (server) server.close();
 }
