@@ -34,6 +34,25 @@ pub enum Bench {
         #[arg(long, default_value = "gpu")]
         device: String,
     },
+    /// Peak device memory of one training step (forward, cross-entropy, backward, SGD with
+    /// momentum) on random data: the buffer pool's high-water mark.
+    Memory {
+        /// Model (see `fovea train --model`).
+        #[arg(long, default_value = "vgg16")]
+        model: String,
+        /// Image height and width (3-channel input).
+        #[arg(long, default_value_t = 224)]
+        size: usize,
+        /// Images per step.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Classes.
+        #[arg(long, default_value_t = 1000)]
+        classes: usize,
+        /// Device: gpu or best (the CPU backend has no buffer pool).
+        #[arg(long, default_value = "gpu")]
+        device: String,
+    },
     /// One t-SNE gradient at N points: exact O(N^2) as device ops against Barnes-Hut on the
     /// host, the choice `fovea visualize tsne` makes.
     Tsne {
@@ -64,6 +83,13 @@ pub struct ConvShape {
 pub fn run(what: Bench) -> Result<(), Box<dyn std::error::Error>> {
     match what {
         Bench::Tsne { n, device } => tsne(n, &device),
+        Bench::Memory {
+            model,
+            size,
+            batch,
+            classes,
+            device,
+        } => memory(&model, size, batch, classes, &device),
         Bench::Conv {
             shape,
             reps,
@@ -458,5 +484,61 @@ fn tsne(n: usize, device: &str) -> Result<(), Box<dyn std::error::Error>> {
         exact * 1000.0,
         exact / bh.max(1e-9)
     );
+    Ok(())
+}
+
+fn memory(
+    model: &str,
+    size: usize,
+    batch: usize,
+    classes: usize,
+    device: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use fovea_device::CrossEntropyOptions;
+    use fovea_graph::{cross_entropy, Tensor};
+    use fovea_nn::{ModuleExt, Optimizer, Sgd};
+    let dev = Device::from_name(device)?;
+    let engine = dev.engine().ok_or(
+        "fovea bench memory: --device cpu has no buffer pool to measure; use --device gpu",
+    )?;
+    let net = fovea_models::by_name(model, 3, classes)?;
+    net.to_device(&dev)?;
+    net.train();
+    let mut opt = Sgd::new(net.parameters(), 0.01).momentum(0.9);
+    let x = Tensor::new(Array::randn(&dev, &[batch, 3, size, size], 1)?);
+    let labels: Vec<f32> = (0..batch).map(|i| (i % classes) as f32).collect();
+    let y = Array::from_slice(&dev, &labels, &[batch])?;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let params: usize = net
+        .parameters()
+        .iter()
+        .map(|p| p.shape().iter().product::<usize>())
+        .sum();
+    println!("device: {}", dev.name());
+    println!(
+        "{model}, {batch} x 3 x {size} x {size}, {classes} classes: {:.1} M parameters ({:.0} MiB)",
+        params as f64 / 1e6,
+        mib(params as u64 * 4)
+    );
+    for step in 1..=2 {
+        dev.sync()?;
+        let before = engine.pool_stats().in_use_bytes;
+        engine.reset_peak_bytes();
+        let t = Instant::now();
+        let loss = cross_entropy(&net.forward(&x)?, &y, CrossEntropyOptions::default())?;
+        opt.zero_grad();
+        loss.backward()?;
+        opt.step()?;
+        let value = loss.item()?;
+        let peak = engine.pool_stats().peak_in_use_bytes;
+        println!(
+            "step {step}: {:.1} s, loss {value:.3}; in use before {:.0} MiB, peak {:.0} MiB \
+             ({:.0} MiB above)",
+            t.elapsed().as_secs_f64(),
+            mib(before),
+            mib(peak),
+            mib(peak - before)
+        );
+    }
     Ok(())
 }

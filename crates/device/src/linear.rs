@@ -70,6 +70,24 @@ impl Array {
 
     /// Gradients of `sum(linear(x, weight, bias) * grad_y)`.
     pub fn linear_backward(x: &Array, weight: &Array, grad_y: &Array) -> Result<LinearGrads> {
+        let [x_grad, weight_grad, bias] =
+            Array::linear_backward_needed(x, weight, grad_y, [true; 3])?;
+        let all = "all three were asked for";
+        Ok(LinearGrads {
+            x: x_grad.expect(all),
+            weight: weight_grad.expect(all),
+            bias: bias.expect(all),
+        })
+    }
+
+    /// [`Array::linear_backward`] computing only the gradients `need` asks for, in the order
+    /// x, weight, bias (`None` for the others), as autodiff does when an input needs none.
+    pub fn linear_backward_needed(
+        x: &Array,
+        weight: &Array,
+        grad_y: &Array,
+        need: [bool; 3],
+    ) -> Result<[Option<Array>; 3]> {
         const OP: &str = "linear_backward";
         x.same_device(OP, weight)?;
         x.same_device(OP, grad_y)?;
@@ -84,11 +102,18 @@ impl Array {
             ));
         }
         let gy = grad_y.reshape(&[rows, out])?;
-        let x2 = x.reshape(&[rows, inp])?;
-        Ok(LinearGrads {
-            x: gy.matmul(weight)?.reshape(x.shape())?,
-            weight: gy.matmul_t(&x2, true, false)?,
-            bias: gy.sum(&[0], false)?,
-        })
+        let x_grad = match need[0] {
+            true => Some(gy.matmul(weight)?.reshape(x.shape())?),
+            false => None,
+        };
+        let weight_grad = match need[1] {
+            true => Some(gy.matmul_t(&x.reshape(&[rows, inp])?, true, false)?),
+            false => None,
+        };
+        let bias = match need[2] {
+            true => Some(gy.sum(&[0], false)?),
+            false => None,
+        };
+        Ok([x_grad, weight_grad, bias])
     }
 }

@@ -1,16 +1,18 @@
-//! The tape: each recorded op keeps its inputs and a backward closure over what it saved.
-//! Backward walks the ops in reverse topological order, frees each op's saved buffers once it
-//! has run, and hands gradients to the leaves. Also: `no_grad` scopes and backward-rule
-//! overrides.
+//! The tape: each recorded op keeps an edge to each input and a backward closure over what it
+//! saved. An edge keeps a leaf that needs a gradient, and otherwise only the node that made
+//! the input, so an intermediate value lives on only if some backward rule saved it (ReLU
+//! keeps its output, not its input). Backward walks the ops in reverse topological order,
+//! frees each op's saved buffers once it has run, and hands gradients to the leaves. Also:
+//! `no_grad` scopes and backward-rule overrides.
 
 use crate::error::{Error, Result};
 use crate::op::Op;
-use crate::tensor::{Origin, Tensor};
+use crate::tensor::{Inner, Origin, Tensor};
 use fovea_device::Array;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// What an op's backward rule returns: one gradient per input, `None` where the input does
 /// not need one.
@@ -22,10 +24,45 @@ pub(crate) type BackwardFn = Box<dyn FnOnce(&Array, &[bool]) -> Result<InputGrad
 /// One recorded op.
 pub(crate) struct Node {
     pub(crate) op: Op,
-    inputs: Mutex<Vec<Tensor>>,
+    inputs: Mutex<Vec<Edge>>,
     /// The inputs the backward rule reads, each with its storage version when recorded.
     saved: Mutex<Vec<SavedInput>>,
+    /// The output, for ops whose rule reads it (kept for version checks and overrides).
+    saved_output: Mutex<Option<(Array, u64)>>,
     backward: Mutex<Option<BackwardFn>>,
+}
+
+/// How backward reaches one input of an op.
+struct Edge {
+    id: u64,
+    shape: Vec<usize>,
+    requires_grad: bool,
+    /// the input itself when it is a leaf that needs a gradient (it receives it)
+    leaf: Option<Tensor>,
+    /// the node that made the input, when an op did
+    node: Option<Arc<Node>>,
+    /// the input, weakly: for `retain_grad`, messages and overrides while the caller holds it
+    weak: Weak<Inner>,
+}
+
+impl Edge {
+    fn new(t: &Tensor) -> Edge {
+        Edge {
+            id: t.id(),
+            shape: t.shape().to_vec(),
+            requires_grad: t.requires_grad(),
+            leaf: (t.is_leaf() && t.requires_grad()).then(|| t.clone()),
+            node: t.0.node.clone(),
+            weak: Arc::downgrade(&t.0),
+        }
+    }
+
+    /// The input tensor, if it is still alive.
+    fn tensor(&self) -> Option<Tensor> {
+        self.leaf
+            .clone()
+            .or_else(|| self.weak.upgrade().map(Tensor))
+    }
 }
 
 /// An input value a backward rule reads, and the storage version it had when it was saved.
@@ -77,8 +114,11 @@ pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
 pub struct BackwardContext<'a> {
     /// the op, e.g. [`Op::Relu`]
     pub op: Op,
-    /// the op's input values, in call order
-    pub inputs: &'a [Array],
+    /// the op's input values, in call order, where still held: the inputs its rule saved,
+    /// leaves, and tensors the caller still holds (`None` for a freed intermediate)
+    pub inputs: &'a [Option<Array>],
+    /// the op's output value, for ops whose rule reads it (ReLU)
+    pub output: Option<&'a Array>,
     /// the gradient arriving at the op's output
     pub grad_output: &'a Array,
     /// which inputs need a gradient
@@ -135,9 +175,18 @@ fn override_for(op: Op) -> Option<Rc<OverrideFn>> {
 }
 
 /// Guided backpropagation's ReLU rule (Springenberg et al.): the gradient passes only where
-/// both the ReLU's input and the incoming gradient are positive.
+/// both the ReLU's input and the incoming gradient are positive (the input is positive
+/// exactly where the output is, which is what ReLU keeps).
 pub fn guided_relu_backward(ctx: &BackwardContext) -> Result<InputGrads> {
-    let x = &ctx.inputs[0];
+    let x = ctx.output.or(ctx.inputs[0].as_ref()).ok_or_else(|| {
+        Error::autograd(
+            "guided_relu_backward",
+            format!(
+                "`{}` kept neither its output nor its input; apply this rule to ReLU",
+                ctx.op
+            ),
+        )
+    })?;
     let g = ctx.grad_output;
     let zero = Array::scalar(x.device(), 0.0)?;
     let pass = x.gt(&zero)?.mul(&g.gt(&zero)?)?;
@@ -167,6 +216,19 @@ pub(crate) fn record_saving(
     saves: &[bool],
     backward: impl FnOnce(&Array, &[bool]) -> Result<InputGrads> + Send + Sync + 'static,
 ) -> Result<Tensor> {
+    record_full(op, value, inputs, saves, false, backward)
+}
+
+/// [`record_saving`] for an op whose rule also reads its output (`saves_output`): the output's
+/// version is checked as the saved inputs' are, and overrides see it.
+pub(crate) fn record_full(
+    op: Op,
+    value: Array,
+    inputs: &[&Tensor],
+    saves: &[bool],
+    saves_output: bool,
+    backward: impl FnOnce(&Array, &[bool]) -> Result<InputGrads> + Send + Sync + 'static,
+) -> Result<Tensor> {
     let origin = inputs.first().map(|t| Origin {
         op: op.name(),
         input_shape: t.shape().to_vec(),
@@ -175,7 +237,7 @@ pub(crate) fn record_saving(
     let node = track.then(|| {
         Arc::new(Node {
             op,
-            inputs: Mutex::new(inputs.iter().map(|t| (*t).clone()).collect()),
+            inputs: Mutex::new(inputs.iter().map(|t| Edge::new(t)).collect()),
             saved: Mutex::new(
                 inputs
                     .iter()
@@ -191,55 +253,59 @@ pub(crate) fn record_saving(
                     })
                     .collect(),
             ),
+            saved_output: Mutex::new(saves_output.then(|| (value.clone(), value.version()))),
             backward: Mutex::new(Some(Box::new(backward) as BackwardFn)),
         })
     });
     Ok(Tensor::build(value, node, origin))
 }
 
-/// Tensors with a node reachable from `root`, each after all the tensors it depends on.
-fn topo_order(root: &Tensor) -> Vec<Tensor> {
+/// An op's output on the way back: its id, its node, and the tensor weakly.
+type Step = (u64, Arc<Node>, Weak<Inner>);
+
+/// The ops reachable from `root`, each after all the ops it depends on.
+fn topo_order(root: Step) -> Vec<Step> {
     let mut order = Vec::new();
     let mut seen = HashSet::new();
-    let mut stack: Vec<(Tensor, bool)> = vec![(root.clone(), false)];
-    while let Some((t, expanded)) = stack.pop() {
+    let mut stack: Vec<(Step, bool)> = vec![(root, false)];
+    while let Some((step, expanded)) = stack.pop() {
         if expanded {
-            order.push(t);
+            order.push(step);
             continue;
         }
-        let Some(node) = t.0.node.clone() else {
-            continue;
-        };
-        if !seen.insert(t.id()) {
+        if !seen.insert(step.0) {
             continue;
         }
-        stack.push((t, true));
-        for input in node.inputs.lock().expect("tape lock poisoned").iter() {
-            if input.0.node.is_some() && !seen.contains(&input.id()) {
-                stack.push((input.clone(), false));
-            }
-        }
+        let inputs: Vec<Step> = step
+            .1
+            .inputs
+            .lock()
+            .expect("tape lock poisoned")
+            .iter()
+            .filter(|e| !seen.contains(&e.id))
+            .filter_map(|e| Some((e.id, e.node.clone()?, e.weak.clone())))
+            .collect();
+        stack.push((step, true));
+        stack.extend(inputs.into_iter().map(|s| (s, false)));
     }
     order
 }
 
 pub(crate) fn run_backward(root: &Tensor, seed: Array) -> Result<()> {
-    if root.is_leaf() {
+    let Some(root_node) = root.0.node.clone() else {
         return root.accumulate_grad(seed);
-    }
-    let mut order = topo_order(root);
+    };
+    let mut order = topo_order((root.id(), root_node, Arc::downgrade(&root.0)));
     let mut pending: HashMap<u64, Array> = HashMap::from([(root.id(), seed)]);
-    while let Some(t) = order.pop() {
-        let Some(g) = pending.remove(&t.id()) else {
+    while let Some((id, node, weak)) = order.pop() {
+        let Some(g) = pending.remove(&id) else {
             continue;
         };
-        if t.keeps_grad() {
-            t.accumulate_grad(g.clone())?;
+        if let Some(t) = weak.upgrade().map(Tensor) {
+            if t.keeps_grad() {
+                t.accumulate_grad(g.clone())?;
+            }
         }
-        let node =
-            t.0.node
-                .clone()
-                .expect("topo order holds recorded tensors only");
         let rule = node.backward.lock().expect("tape lock poisoned").take();
         let inputs = std::mem::take(&mut *node.inputs.lock().expect("tape lock poisoned"));
         let Some(rule) = rule else {
@@ -252,44 +318,54 @@ pub(crate) fn run_backward(root: &Tensor, seed: Array) -> Result<()> {
             ));
         };
         let saved = std::mem::take(&mut *node.saved.lock().expect("tape lock poisoned"));
-        check_versions(node.op, &inputs, &saved)?;
-        drop(saved);
-        let needs: Vec<bool> = inputs.iter().map(Tensor::requires_grad).collect();
+        let output = node.saved_output.lock().expect("tape lock poisoned").take();
+        check_versions(node.op, &inputs, &saved, output.as_ref())?;
+        let needs: Vec<bool> = inputs.iter().map(|e| e.requires_grad).collect();
         let grads = match override_for(node.op) {
             Some(custom) => {
                 drop(rule);
-                let values: Vec<Array> = inputs.iter().map(Tensor::array).collect();
+                let mut values: Vec<Option<Array>> = inputs
+                    .iter()
+                    .map(|e| e.tensor().map(|t| t.array()))
+                    .collect();
+                for s in &saved {
+                    values[s.index] = Some(s.value.clone());
+                }
                 custom(&BackwardContext {
                     op: node.op,
                     inputs: &values,
+                    output: output.as_ref().map(|(v, _)| v),
                     grad_output: &g,
                     needs_grad: &needs,
                 })?
             }
-            None => rule(&g, &needs)?,
+            None => {
+                drop((saved, output));
+                rule(&g, &needs)?
+            }
         };
         drop(g);
         for ((input, grad), need) in inputs.iter().zip(grads).zip(needs) {
             let Some(grad) = grad.filter(|_| need) else {
                 continue;
             };
-            if grad.shape() != input.shape() {
+            if grad.shape() != input.shape.as_slice() {
                 return Err(Error::autograd(
                     "backward",
                     format!(
                         "the backward rule of `{}` returned a gradient of shape {:?} for an input of shape {:?}",
                         node.op,
                         grad.shape(),
-                        input.shape()
+                        input.shape
                     ),
                 ));
             }
-            if input.is_leaf() {
-                input.accumulate_grad(grad)?;
-            } else {
-                let slot = pending.remove(&input.id());
+            if let Some(leaf) = &input.leaf {
+                leaf.accumulate_grad(grad)?;
+            } else if input.node.is_some() {
+                let slot = pending.remove(&input.id);
                 pending.insert(
-                    input.id(),
+                    input.id,
                     match slot {
                         Some(old) => old.add(&grad)?,
                         None => grad,
@@ -301,28 +377,47 @@ pub(crate) fn run_backward(root: &Tensor, seed: Array) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a backward rule whose saved input was updated in place after it was saved.
-fn check_versions(op: Op, inputs: &[Tensor], saved: &[SavedInput]) -> Result<()> {
+fn check_versions(
+    op: Op,
+    inputs: &[Edge],
+    saved: &[SavedInput],
+    output: Option<&(Array, u64)>,
+) -> Result<()> {
+    let stale = |value: &Array, version: u64, what: String| {
+        Err(Error::autograd(
+            "backward",
+            format!(
+                "one of the variables needed for gradient computation has been modified by an \
+                 inplace operation: `{op}` saved {what} at version {version}, and it is now at \
+                 version {}; run the forward pass again after the update, or call `opt.step()` \
+                 only after `backward()`",
+                value.version()
+            ),
+        ))
+    };
+    if let Some((value, version)) = output.filter(|(v, at)| v.version() != *at) {
+        return stale(
+            value,
+            *version,
+            format!("its output (shape {:?})", value.shape()),
+        );
+    }
     let Some(s) = saved.iter().find(|s| s.value.version() != s.version) else {
         return Ok(());
     };
     let input = &inputs[s.index];
-    let what = match input.name() {
+    let what = match input.tensor().and_then(|t| t.name()) {
         Some(name) => format!("`{name}`"),
-        None if input.is_leaf() => "a leaf tensor".to_string(),
+        None if input.node.is_none() => "a leaf tensor".to_string(),
         None => "a computed tensor".to_string(),
     };
-    Err(Error::autograd(
-        "backward",
+    stale(
+        &s.value,
+        s.version,
         format!(
-            "one of the variables needed for gradient computation has been modified by an \
-             inplace operation: `{op}` saved its input {} ({what}, shape {:?}) at version {}, \
-             and it is now at version {}; run the forward pass again after the update, or \
-             call `opt.step()` only after `backward()`",
+            "its input {} ({what}, shape {:?})",
             s.index,
-            s.value.shape(),
-            s.version,
-            s.value.version()
+            s.value.shape()
         ),
-    ))
+    )
 }

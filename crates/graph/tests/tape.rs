@@ -247,3 +247,32 @@ fn an_in_place_update_no_backward_rule_reads_is_allowed() {
     y.backward().unwrap();
     assert_eq!(b.grad().unwrap().to_vec().unwrap(), [2.0; 4]);
 }
+
+/// The tape keeps an intermediate value only if a backward rule reads it: ReLU keeps its
+/// output, so the pre-activation it was given is freed as soon as the caller drops it (it
+/// used to live until backward, held by the ReLU's node).
+#[test]
+fn the_tape_keeps_no_intermediate_that_no_rule_reads() {
+    let gpu = Device::gpu().expect("a Vulkan adapter (install mesa-vulkan-drivers)");
+    let engine = gpu.engine().unwrap();
+    let n = 1 << 20;
+    let x =
+        Tensor::param(Array::from_slice(&gpu, &random(21, &[n]).to_vec().unwrap(), &[n]).unwrap());
+    let h = x.mul_scalar(2.0).unwrap();
+    let y = h.relu().unwrap();
+    gpu.sync().unwrap();
+    let held = engine.pool_stats().in_use_bytes;
+    drop(h);
+    gpu.sync().unwrap();
+    let freed = held - engine.pool_stats().in_use_bytes;
+    assert!(
+        freed >= (n * 4) as u64,
+        "dropping the pre-activation freed {freed} bytes, not its {} bytes",
+        n * 4
+    );
+    y.sum(&[], false).unwrap().backward().unwrap();
+    let (xs, gs) = (x.to_vec().unwrap(), x.grad().unwrap().to_vec().unwrap());
+    for (v, g) in xs.iter().zip(&gs) {
+        assert_eq!(*g, if *v > 0.0 { 2.0 } else { 0.0 }, "x = {v}");
+    }
+}

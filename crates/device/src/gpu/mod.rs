@@ -383,6 +383,12 @@ impl Engine {
         &self.limits
     }
 
+    /// Starts a new high-water mark of the buffer pool's bytes in use
+    /// ([`pool::PoolStats::peak_in_use_bytes`]).
+    pub fn reset_peak_bytes(&self) {
+        self.pool.reset_peak();
+    }
+
     /// Buffer-pool counters.
     pub fn pool_stats(&self) -> pool::PoolStats {
         self.pool.stats()

@@ -39,6 +39,8 @@ pub struct PoolStats {
     pub free_bytes: u64,
     /// bytes on loan to live arrays now
     pub in_use_bytes: u64,
+    /// the most bytes on loan at once since the pool opened or [`BufferPool::reset_peak`]
+    pub peak_in_use_bytes: u64,
 }
 
 impl PoolStats {
@@ -195,6 +197,7 @@ impl BufferPool {
                 st.stats.created += 1;
             }
             st.stats.in_use_bytes += size;
+            st.stats.peak_in_use_bytes = st.stats.peak_in_use_bytes.max(st.stats.in_use_bytes);
             hit
         };
         let buffer = reused.unwrap_or_else(|| {
@@ -223,6 +226,12 @@ impl BufferPool {
     /// Current counters.
     pub fn stats(&self) -> PoolStats {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).stats
+    }
+
+    /// Starts a new high-water mark of bytes in use from what is in use now.
+    pub fn reset_peak(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.stats.peak_in_use_bytes = st.stats.in_use_bytes;
     }
 
     /// Frees every idle buffer now (e.g. between a training run and a visualization).

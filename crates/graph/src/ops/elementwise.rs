@@ -3,7 +3,7 @@
 use super::sum_to;
 use crate::error::Result;
 use crate::op::Op;
-use crate::tape::{record, record_saving};
+use crate::tape::{record, record_full, record_saving};
 use crate::tensor::Tensor;
 use fovea_device::Array;
 
@@ -11,15 +11,34 @@ fn zero(a: &Array) -> Result<Array> {
     Ok(Array::scalar(a.device(), 0.0)?)
 }
 
+/// Unary ops, each saving only what its rule reads: `input (x)`, `output (y)` or `nothing`;
+/// the rule reads the value by the name given.
 macro_rules! unary {
-    ($($(#[$doc:meta])* $name:ident as $op:ident ($x:ident, $y:ident, $g:ident) => $rule:expr;)*) => {$(
+    (input ($v:ident): $($(#[$doc:meta])* $name:ident as $op:ident ($g:ident) => $rule:expr;)*) => {$(
         $(#[$doc])*
         pub fn $name(&self) -> Result<Tensor> {
-            let $x = self.array();
-            let value = $x.$name()?;
-            let $y = value.clone();
-            record(Op::$op, value, &[self], move |$g: &Array, _| {
-                let _ = (&$x, &$y);
+            let $v = self.array();
+            let value = $v.$name()?;
+            record_full(Op::$op, value, &[self], &[true], false, move |$g: &Array, _| {
+                Ok(vec![Some($rule)])
+            })
+        }
+    )*};
+    (output ($v:ident): $($(#[$doc:meta])* $name:ident as $op:ident ($g:ident) => $rule:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> Result<Tensor> {
+            let value = self.array().$name()?;
+            let $v = value.clone();
+            record_full(Op::$op, value, &[self], &[false], true, move |$g: &Array, _| {
+                Ok(vec![Some($rule)])
+            })
+        }
+    )*};
+    (nothing: $($(#[$doc:meta])* $name:ident as $op:ident ($g:ident) => $rule:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> Result<Tensor> {
+            let value = self.array().$name()?;
+            record_full(Op::$op, value, &[self], &[false], false, move |$g: &Array, _| {
                 Ok(vec![Some($rule)])
             })
         }
@@ -27,23 +46,30 @@ macro_rules! unary {
 }
 
 impl Tensor {
-    unary! {
+    unary! { nothing:
         /// `-x`
-        neg as Neg (x, y, g) => g.neg()?;
+        neg as Neg (g) => g.neg()?;
+    }
+
+    unary! { input (x):
         /// `|x|` (gradient 0 at 0, as PyTorch)
-        abs as Abs (x, y, g) => g.mul(&x.gt(&zero(&x)?)?.sub(&x.lt(&zero(&x)?)?)?)?;
-        /// `e^x`
-        exp as Exp (x, y, g) => g.mul(&y)?;
+        abs as Abs (g) => g.mul(&x.gt(&zero(&x)?)?.sub(&x.lt(&zero(&x)?)?)?)?;
         /// natural logarithm
-        log as Log (x, y, g) => g.div(&x)?;
+        log as Log (g) => g.div(&x)?;
+    }
+
+    unary! { output (y):
+        /// `e^x`
+        exp as Exp (g) => g.mul(&y)?;
         /// square root
-        sqrt as Sqrt (x, y, g) => g.div(&y.mul_scalar(2.0)?)?;
+        sqrt as Sqrt (g) => g.div(&y.mul_scalar(2.0)?)?;
         /// hyperbolic tangent
-        tanh as Tanh (x, y, g) => g.mul(&y.mul(&y)?.neg()?.add_scalar(1.0)?)?;
+        tanh as Tanh (g) => g.mul(&y.mul(&y)?.neg()?.add_scalar(1.0)?)?;
         /// logistic sigmoid
-        sigmoid as Sigmoid (x, y, g) => g.mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)?;
-        /// `max(x, 0)`; its backward rule is the one guided backpropagation overrides
-        relu as Relu (x, y, g) => g.mul(&x.gt(&zero(&x)?)?)?;
+        sigmoid as Sigmoid (g) => g.mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)?;
+        /// `max(x, 0)`, keeping its output (`x > 0` exactly where `y > 0`), as PyTorch does;
+        /// its backward rule is the one guided backpropagation overrides
+        relu as Relu (g) => g.mul(&y.gt(&zero(&y)?)?)?;
     }
 
     /// `x^p`.

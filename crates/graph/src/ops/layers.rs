@@ -121,10 +121,12 @@ impl Tensor {
             &inputs,
             &[true, true, false],
             move |g, need| {
-                let grads = Array::linear_backward(&x, &w, g)?;
-                let mut out = vec![need[0].then_some(grads.x), need[1].then_some(grads.weight)];
+                let want = |i: usize| need.get(i).copied().unwrap_or(false);
+                let [gx, gw, gb] =
+                    Array::linear_backward_needed(&x, &w, g, [want(0), want(1), want(2)])?;
+                let mut out = vec![gx, gw];
                 if need.len() == 3 {
-                    out.push(need[2].then_some(grads.bias));
+                    out.push(gb);
                 }
                 Ok(out)
             },
@@ -220,7 +222,11 @@ impl Tensor {
                     }
                     false => None,
                 };
-                let gb = Some(g.sum(&[0, 2, 3], false)?);
+                let bias_at = 1 + has.0 as usize;
+                let gb = match has.1 && need.get(bias_at).copied().unwrap_or(false) {
+                    true => Some(g.sum(&[0, 2, 3], false)?),
+                    false => None,
+                };
                 let mut out = vec![gx];
                 out.extend(slot(need, gw, gb));
                 Ok(out)
