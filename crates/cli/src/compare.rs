@@ -2,7 +2,7 @@
 //! change helped.
 
 use crate::plots::{self, RunCurves};
-use crate::run::RunInfo;
+use crate::run::{RunFolder, RunInfo};
 use crate::Res;
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! `fovea predict RUN_DIR IMAGE...`: the top-k classes of each image with probabilities.
 
-use crate::run::{load_run, Which};
+use crate::run::{load_run, RunFolder, Which};
 use crate::Res;
 use fovea_data::read_image;
 use fovea_device::{Array, Device};

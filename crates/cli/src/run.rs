@@ -1,53 +1,91 @@
 //! A run folder's `run.json`: the settings, classes, input shape and normalisation a
 //! trained model needs, the metrics so far, and where training stands (for `--resume`).
 
-use crate::train::{EpochMetrics, TrainConfig};
+use crate::train::TrainConfig;
 use crate::Res;
 use fovea_data::{DataLoader, Normalize};
 use fovea_device::Device;
 use fovea_io::write_atomic;
 use fovea_models::Model;
 use fovea_nn::ModuleExt;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub use fovea_models::run::Position;
 
-/// Everything `run.json` holds.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunInfo {
-    /// the settings (with `arch` holding the spec's text, not a file name)
-    pub config: TrainConfig,
-    /// the dataset's name or folder
-    pub dataset: String,
-    /// class names, by label
-    pub classes: Vec<String>,
-    /// the model's input `[C, H, W]`
-    pub input_shape: [usize; 3],
-    /// per-channel mean
-    pub mean: Vec<f32>,
-    /// per-channel std
-    pub std: Vec<f32>,
-    /// the number of parameters
-    pub parameters: usize,
-    /// epochs finished
-    pub epochs_done: usize,
-    /// where training stands
-    pub position: Position,
-    /// best test accuracy so far (the `best.safetensors` checkpoint)
-    pub best_test_acc: f64,
-    /// one row per finished epoch
-    pub metrics: Vec<EpochMetrics>,
+/// Everything `run.json` holds, with the command's own settings.
+pub type RunInfo = fovea_models::run::RunDescription<TrainConfig>;
+
+/// What the command does with a run folder's `run.json` beyond what the page shares.
+pub trait RunFolder: Sized {
+    /// `dir/run.json`.
+    fn path(dir: &Path) -> PathBuf;
+    /// Reads `dir/run.json`, naming the file in every error.
+    fn read(dir: &Path) -> Res<Self>;
+    /// Writes `dir/run.json` atomically.
+    fn write(&self, dir: &Path) -> Res<()>;
+    /// The normalisation the model was trained with.
+    fn normalize(&self) -> Res<Normalize>;
+    /// The run's test set (its first `limit` images), loaded from `data_dir` or where the
+    /// run found it, normalised and resized as in training.
+    fn test_loader(&self, limit: Option<usize>, data_dir: Option<&Path>) -> Res<DataLoader>;
+    /// A fresh model of the run's architecture.
+    fn build_model(&self) -> Res<Box<dyn Model>>;
 }
 
-impl RunInfo {
-    /// `dir/run.json`.
-    pub fn path(dir: &Path) -> PathBuf {
+/// Checks what the loaders and the model builder would otherwise trip over: classes, input
+/// shape, normalisation, and the model or arch spec (parsed and sized, not built).
+fn check(info: &RunInfo) -> Result<(), String> {
+    let [c, h, w] = info.input_shape;
+    if info.classes.is_empty() || info.classes.len() > 256 {
+        return Err(format!(
+            "it lists {} classes; a run has 1 to 256",
+            info.classes.len()
+        ));
+    }
+    if ![1, 3].contains(&c) || h == 0 || w == 0 {
+        return Err(format!(
+            "input_shape {:?} is not [1 or 3 channels, height, width]",
+            info.input_shape
+        ));
+    }
+    if info.mean.len() != info.std.len() || ![1, c].contains(&info.mean.len()) {
+        return Err(format!(
+            "mean {:?} and std {:?} need 1 or {c} values each",
+            info.mean, info.std
+        ));
+    }
+    if info.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        || info.mean.iter().any(|m| !m.is_finite())
+    {
+        return Err(format!(
+            "std {:?} must be positive and mean {:?} finite",
+            info.std, info.mean
+        ));
+    }
+    match &info.config.arch {
+        Some(text) => {
+            fovea_models::ArchSpec::parse(text)
+                .and_then(|s| s.check((c, h, w), info.classes.len()))
+                .map_err(|e| e.to_string())?;
+        }
+        None if !fovea_models::NAMES.contains(&info.config.model.as_str()) => {
+            return Err(format!(
+                "unknown model `{}`; known: {}",
+                info.config.model,
+                fovea_models::NAMES.join(", ")
+            ))
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+impl RunFolder for RunInfo {
+    fn path(dir: &Path) -> PathBuf {
         dir.join("run.json")
     }
 
-    /// Reads `dir/run.json`, naming the file in every error.
-    pub fn read(dir: &Path) -> Res<RunInfo> {
+    fn read(dir: &Path) -> Res<RunInfo> {
         let path = Self::path(dir);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             format!(
@@ -63,7 +101,7 @@ impl RunInfo {
                 path.display()
             )
         })?;
-        info.check().map_err(|e| {
+        check(&info).map_err(|e| {
             format!(
                 "{}: {e}; the file was edited or damaged, restore it or train the run again",
                 path.display()
@@ -72,77 +110,16 @@ impl RunInfo {
         Ok(info)
     }
 
-    /// Checks what the loaders and the model builder would otherwise trip over: classes,
-    /// input shape, normalisation, and the model or arch spec (parsed and sized, not built).
-    fn check(&self) -> Result<(), String> {
-        let [c, h, w] = self.input_shape;
-        if self.classes.is_empty() || self.classes.len() > 256 {
-            return Err(format!(
-                "it lists {} classes; a run has 1 to 256",
-                self.classes.len()
-            ));
-        }
-        if ![1, 3].contains(&c) || h == 0 || w == 0 {
-            return Err(format!(
-                "input_shape {:?} is not [1 or 3 channels, height, width]",
-                self.input_shape
-            ));
-        }
-        if self.mean.len() != self.std.len() || ![1, c].contains(&self.mean.len()) {
-            return Err(format!(
-                "mean {:?} and std {:?} need 1 or {c} values each",
-                self.mean, self.std
-            ));
-        }
-        if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
-            || self.mean.iter().any(|m| !m.is_finite())
-        {
-            return Err(format!(
-                "std {:?} must be positive and mean {:?} finite",
-                self.std, self.mean
-            ));
-        }
-        match &self.config.arch {
-            Some(text) => {
-                fovea_models::ArchSpec::parse(text)
-                    .and_then(|s| s.check((c, h, w), self.classes.len()))
-                    .map_err(|e| e.to_string())?;
-            }
-            None if !fovea_models::NAMES.contains(&self.config.model.as_str()) => {
-                return Err(format!(
-                    "unknown model `{}`; known: {}",
-                    self.config.model,
-                    fovea_models::NAMES.join(", ")
-                ))
-            }
-            None => {}
-        }
+    fn write(&self, dir: &Path) -> Res<()> {
+        write_atomic(&Self::path(dir), self.to_json().as_bytes())?;
         Ok(())
     }
 
-    /// Writes `dir/run.json` atomically.
-    pub fn write(&self, dir: &Path) -> Res<()> {
-        write_atomic(
-            &Self::path(dir),
-            serde_json::to_string_pretty(self)?.as_bytes(),
-        )?;
-        Ok(())
-    }
-
-    /// The normalisation the model was trained with.
-    pub fn normalize(&self) -> Res<Normalize> {
+    fn normalize(&self) -> Res<Normalize> {
         Ok(Normalize::per_channel(self.mean.clone(), self.std.clone())?)
     }
 
-    /// `(C, H, W)` of the model's input.
-    pub fn input(&self) -> (usize, usize, usize) {
-        let [c, h, w] = self.input_shape;
-        (c, h, w)
-    }
-
-    /// The run's test set (its first `limit` images), loaded from `data_dir` or where the
-    /// run found it, normalised and resized as in training.
-    pub fn test_loader(&self, limit: Option<usize>, data_dir: Option<&Path>) -> Res<DataLoader> {
+    fn test_loader(&self, limit: Option<usize>, data_dir: Option<&Path>) -> Res<DataLoader> {
         let cfg = &self.config;
         let size = (cfg.image_size, cfg.image_size);
         let data_dir = data_dir.or(cfg.data_dir.as_deref());
@@ -154,8 +131,7 @@ impl RunInfo {
         crate::train::test_loader(&cfg.augment, test, self.normalize()?)
     }
 
-    /// A fresh model of the run's architecture.
-    pub fn build_model(&self) -> Res<Box<dyn Model>> {
+    fn build_model(&self) -> Res<Box<dyn Model>> {
         Ok(fovea_models::build(
             &self.config.model,
             self.config.arch.as_deref(),

@@ -4,7 +4,7 @@
 
 use crate::datasets;
 use crate::plots::{self, Curve};
-use crate::run::{load_run, Position, RunInfo, Which};
+use crate::run::{load_run, Position, RunFolder, RunInfo, Which};
 use crate::Res;
 use fovea_data::{Augment, DataLoader, ImageDataset, Normalize};
 use fovea_device::{Array, CrossEntropyOptions, Device};

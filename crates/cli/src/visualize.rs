@@ -1,7 +1,7 @@
 //! `fovea visualize <technique> RUN_DIR ...`: every technique of `fovea-vis` on a trained
 //! run, each writing a PNG (or an SVG for the maps) with a progress bar where it takes time.
 
-use crate::run::{load_run, RunInfo, Which};
+use crate::run::{load_run, RunFolder, RunInfo, Which};
 use crate::Res;
 use fovea_data::read_image;
 use fovea_device::{Array, Device};

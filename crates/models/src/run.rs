@@ -1,8 +1,8 @@
 //! The run description, `run.json`: what rebuilding a trained model needs (model or arch
 //! spec, classes, input shape, normalisation), the settings, and the metrics so far. The
-//! `fovea` command writes it beside its checkpoints (with its own settings type, whose
-//! fields these mirror) and the page reads and writes the same format, so runs move
-//! between them both ways.
+//! `fovea` command writes it beside its checkpoints (as `RunDescription<TrainConfig>`, its
+//! own settings type, whose fields [`RunSettings`] mirrors) and the page reads and writes
+//! the same format, so runs move between them both ways.
 
 use serde::{Deserialize, Serialize};
 
@@ -96,11 +96,12 @@ pub struct EpochRow {
     pub rss_mib: f64,
 }
 
-/// Everything `run.json` holds.
+/// Everything `run.json` holds, with the settings as `C` (the page's [`RunSettings`], or the
+/// `fovea` command's own settings type).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunDescription {
+pub struct RunDescription<C = RunSettings> {
     /// the settings
-    pub config: RunSettings,
+    pub config: C,
     /// the dataset's name
     pub dataset: String,
     /// class names, by label
@@ -133,12 +134,16 @@ impl RunDescription {
             )
         })
     }
+}
 
-    /// The description as `run.json` text (pretty, like `fovea train` writes it).
+impl<C: Serialize> RunDescription<C> {
+    /// The description as `run.json` text (pretty, as `fovea train` writes it).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("plain data serialises")
     }
+}
 
+impl<C> RunDescription<C> {
     /// `(C, H, W)` of the model's input.
     pub fn input(&self) -> (usize, usize, usize) {
         let [c, h, w] = self.input_shape;
