@@ -26,7 +26,7 @@ demo: setup
 ## A tour of the lower layers: PyTorch's conformance cases (tests/fixtures/ops) and the
 ## course's Net defined in a dozen lines.
 tour: setup
-	$(CARGO) run --release --example conformance -- "$(FIXTURES)" --device gpu
+	$(CARGO) run --release -p fovea-conformance --example conformance -- "$(FIXTURES)" --device gpu
 	$(CARGO) run --release --example seed_net
 
 ## Everything CI runs: format, lints, the adapter in use, the test suite, the wasm build

@@ -1,7 +1,7 @@
 //! `fovea bench`: kernel throughput next to a CPU library baseline timed in the same run.
 
 use clap::Subcommand;
-use fovea_device::gpu::MatmulKernel;
+use fovea_device::MatmulKernel;
 use fovea_device::{Array, Device};
 use std::time::Instant;
 
@@ -271,7 +271,7 @@ fn gemm(
 }
 
 fn conv(shape: ConvShape, reps: usize, device: &str) -> Result<(), Box<dyn std::error::Error>> {
-    use fovea_device::gpu::ConvAlgo;
+    use fovea_device::ConvAlgo;
     use fovea_device::{Conv2dOptions, GpuOptions};
     let dev = Device::from_name(device)?;
     let (n, c, s) = (shape.batch, shape.channels, shape.size);

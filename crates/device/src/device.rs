@@ -1,13 +1,21 @@
 //! `Device`: a cheap, clonable handle on either the wgpu backend or the CPU reference,
 //! chosen at run time like `torch.device`.
 
-use crate::backend::Backend;
 use crate::cpu::Cpu;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::error::Error;
 use crate::error::Result;
 use crate::gpu::{Engine, GpuOptions};
 use std::sync::{Arc, OnceLock};
+
+/// The backend behind a device: each op's `cpu.rs` adds its methods to [`Cpu`], its `gpu.rs`
+/// the same methods to [`Engine`].
+pub(crate) enum Backend<'a> {
+    /// the CPU reference
+    Cpu(&'a Cpu),
+    /// the wgpu engine
+    Gpu(&'a Engine),
+}
 
 // One `Inner` exists per device, behind an `Arc`: its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -184,26 +192,29 @@ impl Device {
         }
     }
 
-    /// The backend implementing the primitive ops.
-    pub fn backend(&self) -> &dyn Backend {
+    /// The backend implementing the ops (see [`on_backend!`](crate::on_backend)).
+    pub(crate) fn backend(&self) -> Backend<'_> {
         match &*self.inner {
-            Inner::Cpu(c) => c,
-            Inner::Gpu(e) => e,
+            Inner::Cpu(c) => Backend::Cpu(c),
+            Inner::Gpu(e) => Backend::Gpu(e),
         }
     }
 
     /// One line: adapter name, backend and device type.
     pub fn name(&self) -> String {
-        self.backend().name()
+        on_backend!(self, name())
     }
 
     /// Adapter name, backend, device type and the limits that matter.
     pub fn describe(&self) -> String {
-        self.backend().describe()
+        on_backend!(self, describe())
     }
 
     /// Waits for all enqueued work on this device.
     pub fn sync(&self) -> Result<()> {
-        self.backend().sync()
+        match self.backend() {
+            Backend::Cpu(_) => Ok(()),
+            Backend::Gpu(e) => e.sync(),
+        }
     }
 }

@@ -17,39 +17,41 @@
 //!
 //! Every GPU op has a CPU twin and a test that compares the two on random shapes.
 
+/// Calls `$method` on the backend of `$device` (a [`Device`]): the method of that name that
+/// the op's `cpu.rs` adds to the CPU reference, or the one its `gpu.rs` adds to [`Engine`].
+macro_rules! on_backend {
+    ($device:expr, $method:ident($($arg:expr),* $(,)?)) => {
+        match $device.backend() {
+            $crate::device::Backend::Cpu(b) => b.$method($($arg),*),
+            $crate::device::Backend::Gpu(b) => b.$method($($arg),*),
+        }
+    };
+}
+
 mod array;
-pub mod backend;
-pub mod conformance;
-mod conv;
-pub mod cpu;
-mod cpu_conv;
-mod cpu_gemm;
-pub mod cpu_layers;
+mod cpu;
 mod device;
-mod dropout;
 pub mod error;
-pub mod gpu;
-mod linear;
-mod loss;
-mod norm;
-pub mod ops;
-mod optim;
-pub mod philox;
-mod pool;
-mod resize;
-pub mod shape;
+#[macro_use]
+mod gpu;
+mod ops;
+mod philox;
+mod shape;
+mod storage;
 
 pub use array::Array;
-pub use backend::Backend;
-pub use conv::Conv2dOptions;
 pub use device::Device;
 pub use error::{Error, Result};
-pub use gpu::{AdapterSummary, GpuOptions};
-pub use linear::LinearGrads;
-pub use loss::{CrossEntropyOptions, Reduction};
-pub use norm::{BatchNormGrads, BatchNormStats};
-pub use ops::{AdamStep, SgdStep};
-pub use pool::Pool2dOptions;
+pub use gpu::buffer_pool::PoolStats;
+pub use gpu::{AdapterSummary, Engine, GpuOptions, MatmulKernel};
+pub use ops::batch_norm::{BatchNormGrads, BatchNormStats, ChannelDims};
+pub use ops::conv2d::{Conv2dGeom, Conv2dOptions, ConvAlgo};
+pub use ops::cross_entropy::{CrossEntropyOptions, Reduction};
+pub use ops::fill::Distribution;
+pub use ops::linear::LinearGrads;
+pub use ops::matmul::{MatmulTile, MATMUL_TILE};
+pub use ops::optim::{AdamStep, SgdStep};
+pub use ops::pool2d::{Pool2dGeom, Pool2dOptions, PoolKind};
 
 /// Runs a future to completion on this thread: the native edge where Fovea's async host reads
 /// (`*_async`) become the plain synchronous API. Not on wasm, where nothing may block.

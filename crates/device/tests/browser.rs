@@ -7,7 +7,7 @@
 //! small and awkward (odd sizes, batch 1, sizes off the workgroup multiple).
 #![cfg(target_arch = "wasm32")]
 
-use fovea_device::gpu::ConvAlgo;
+use fovea_device::ConvAlgo;
 use fovea_device::{
     AdamStep, Array, Conv2dOptions, CrossEntropyOptions, Device, GpuOptions, Pool2dOptions,
     Reduction, SgdStep,

@@ -4,8 +4,7 @@
 mod common;
 
 use common::*;
-use fovea_device::gpu::ConvAlgo;
-use fovea_device::{Array, Conv2dOptions, Device, GpuOptions};
+use fovea_device::{Array, Conv2dOptions, Device};
 use rand::Rng;
 
 struct Case {
@@ -62,27 +61,10 @@ fn cases() -> Vec<Case> {
 /// The GPU's ways of computing a convolution: im2col + matmul over the whole batch, im2col
 /// over chunks of images (forced by a small workspace), and the implicit-GEMM kernels. Each
 /// is a device of its own, opened with those options.
-fn variants() -> Vec<(String, Device)> {
-    [
-        (ConvAlgo::Im2col, None),
-        (ConvAlgo::Im2col, Some(2048)),
-        (ConvAlgo::ImplicitGemm, None),
-    ]
-    .into_iter()
-    .map(|(algo, cap)| {
-        let dev = gpu_with(GpuOptions {
-            conv: Some(algo),
-            binding_cap: cap,
-            ..GpuOptions::default()
-        });
-        (format!("{algo:?} cap {cap:?}"), dev)
-    })
-    .collect()
-}
 
 #[test]
 fn conv2d_gpu_matches_reference_in_all_three_directions() {
-    for (variant, dev) in variants() {
+    for (variant, dev) in conv_variants() {
         compare_all(&dev, &variant);
     }
 }
@@ -134,42 +116,6 @@ fn compare_all(dev: &Device, variant: &str) {
         let want = Array::conv2d_backward_weight(&cx, &cdy, &case.w, case.opts).unwrap();
         let tol = 2e-6 * (geom.n * geom.oh * geom.ow) as f32 + 1e-5;
         assert_close(&format!("backward weight {what}"), &dw, &want, 1e-5, tol);
-    }
-}
-
-/// PyTorch's conv2d cases (`tests/fixtures/ops/conv2d_{0,1,2}.safetensors`: padding 1,
-/// the course's 5x5 layer, stride 2): forward, grad_x, grad_weight and grad_bias on the CPU
-/// reference and on the GPU with each algorithm, within the format's tolerance.
-#[test]
-fn conv2d_matches_pytorch_on_the_reference_and_every_gpu_algorithm() {
-    let dir = std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/ops"
-    ));
-    let cases: Vec<fovea_device::conformance::Case> = (0..3)
-        .map(|i| {
-            let path = dir.join(format!("conv2d_{i}.safetensors"));
-            fovea_device::conformance::Case::load(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        })
-        .collect();
-    let check = |dev: &Device, variant: &str| {
-        for case in &cases {
-            assert_eq!(case.op, "conv2d", "{}", case.path.display());
-            let report = case.check(dev);
-            let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
-            assert_eq!(
-                names,
-                ["grad_bias", "grad_weight", "grad_x", "y"],
-                "{variant}: {}",
-                report.line()
-            );
-            assert!(report.passed(), "{variant}: {}", report.line());
-        }
-    };
-    check(&Device::cpu(), "CPU reference");
-    for (variant, dev) in variants() {
-        check(&dev, &format!("GPU {variant}"));
     }
 }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use fovea_device::gpu::MatmulKernel;
+use fovea_device::MatmulKernel;
 use fovea_device::{Array, Device, Error};
 use rand::Rng;
 

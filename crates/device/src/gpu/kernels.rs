@@ -199,9 +199,4 @@ impl PipelineCache {
             .unwrap_or_else(|e| e.into_inner())
             .len()
     }
-
-    /// Whether nothing has been compiled yet.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -1,24 +1,24 @@
 //! The wgpu backend: WGSL kernels run on Vulkan, Metal, DX12, GL or the browser's WebGPU.
 //!
-//! Engine room: [`pool`] reuses buffers, [`kernels`] caches pipelines, and [`Engine`] records
-//! every dispatch into one shared command encoder, submitted in batches; the only waits are
-//! reads to the host and [`Backend::sync`](crate::Backend::sync). Kernel parameters go
-//! through a uniform ring (one slot per dispatch of a batch, written once at submit).
+//! Engine room: [`buffer_pool`] reuses buffers, [`kernels`] caches pipelines, and [`Engine`]
+//! records every dispatch into one shared command encoder, submitted in batches; the only
+//! waits are reads to the host and [`Engine::sync`]. Kernel parameters go through a uniform
+//! ring (one slot per dispatch of a batch, written once at submit). The ops themselves live in
+//! `ops/<op>/gpu.rs`, as methods on [`Engine`].
 
 #[macro_use]
-mod uniform;
-mod conv_im2col;
-pub mod kernels;
-mod layer_ops;
-mod matmul_split;
-mod ops;
-pub mod pool;
+pub(crate) mod uniform;
+pub(crate) mod buffer_pool;
+pub(crate) mod kernels;
 mod readback;
+#[cfg(test)]
+mod shader_tests;
+pub(crate) mod strided;
 
 use crate::error::{Error, Result};
-pub use conv_im2col::ConvAlgo;
+use crate::ops::conv2d::ConvAlgo;
+use buffer_pool::{BufferPool, PooledBuffer, Slice};
 use kernels::{KernelKey, PipelineCache};
-use pool::{BufferPool, PooledBuffer, Slice};
 use std::sync::{Arc, Mutex};
 
 /// Bytes of the uniform ring; a batch that fills it is submitted early.
@@ -48,6 +48,9 @@ pub struct GpuOptions {
     /// the range-by-range paths (elementwise ops, optimizer steps, split matmul) on small
     /// arrays, for tests. Results do not change.
     pub binding_cap: Option<usize>,
+    /// The GEMM core's tiling (`None`: [`MATMUL_TILE`](crate::MATMUL_TILE)), for tuning; a
+    /// tile whose workgroup the adapter cannot run fails when the first GEMM compiles.
+    pub matmul_tile: Option<crate::MatmulTile>,
 }
 
 impl GpuOptions {
@@ -115,7 +118,8 @@ impl std::fmt::Display for AdapterSummary {
 }
 
 /// Every adapter the options allow (`backends`, `adapter` name filter), in wgpu's order.
-pub async fn list_adapters(opts: &GpuOptions) -> Vec<AdapterSummary> {
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn list_adapters(opts: &GpuOptions) -> Vec<AdapterSummary> {
     let backends = opts.backends.unwrap_or(wgpu::Backends::all());
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
@@ -167,6 +171,7 @@ pub struct Engine {
     matmul_kernel: MatmulKernel,
     binding_cap: usize,
     conv_algo: ConvAlgo,
+    matmul_tile: crate::MatmulTile,
 }
 
 /// Which variant of the GEMM core (matmul and the implicit-GEMM convolutions) the engine
@@ -207,7 +212,7 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Opens the adapter `opts` selects, with the adapter's own limits.
-    pub async fn new(opts: &GpuOptions) -> Result<Self> {
+    pub(crate) async fn new(opts: &GpuOptions) -> Result<Self> {
         let backends = opts.backends.unwrap_or(wgpu::Backends::all());
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = backends;
@@ -315,6 +320,7 @@ impl Engine {
             matmul_kernel,
             binding_cap: opts.binding_cap.unwrap_or(usize::MAX).max(1024),
             conv_algo: opts.conv.unwrap_or(ConvAlgo::Im2col),
+            matmul_tile: opts.matmul_tile.unwrap_or(crate::MATMUL_TILE),
         })
     }
 
@@ -384,19 +390,24 @@ impl Engine {
     }
 
     /// Starts a new high-water mark of the buffer pool's bytes in use
-    /// ([`pool::PoolStats::peak_in_use_bytes`]).
+    /// ([`buffer_pool::PoolStats::peak_in_use_bytes`]).
     pub fn reset_peak_bytes(&self) {
         self.pool.reset_peak();
     }
 
     /// Buffer-pool counters.
-    pub fn pool_stats(&self) -> pool::PoolStats {
+    pub fn pool_stats(&self) -> buffer_pool::PoolStats {
         self.pool.stats()
     }
 
     /// Number of compiled pipelines.
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.len()
+    }
+
+    /// A new op output of `len` f32 elements (see [`Engine::alloc`]).
+    pub(crate) fn out(&self, len: usize) -> Result<Arc<PooledBuffer>> {
+        Ok(Arc::new(self.alloc(len)?))
     }
 
     /// A pooled buffer for `len` f32 elements, or an error naming the size and the limit when
@@ -433,6 +444,11 @@ impl Engine {
     /// How convolutions are computed ([`GpuOptions::conv`]).
     pub fn conv_algo(&self) -> ConvAlgo {
         self.conv_algo
+    }
+
+    /// The GEMM core's tiling this device opened with.
+    pub fn matmul_tile(&self) -> crate::MatmulTile {
+        self.matmul_tile
     }
 
     /// Elements that fit in one storage binding (or [`GpuOptions::binding_cap`]).
@@ -682,7 +698,7 @@ mod tests {
         drop(pool.acquire(1 << 20)); // a size used once, like a test pass's batch
         assert_eq!(pool.stats().free_bytes, 1 << 20);
         let kept = pool.acquire(64 << 10); // a buffer alive throughout, like a weight
-        for _ in 0..pool::IDLE_ACQUIRES + pool::SWEEP_EVERY {
+        for _ in 0..buffer_pool::IDLE_ACQUIRES + buffer_pool::SWEEP_EVERY {
             drop(pool.acquire(4096)); // the steady state: taken and returned every step
         }
         let st = pool.stats();

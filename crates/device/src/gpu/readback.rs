@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 impl Engine {
     /// Copies the first `len` elements of `src` to the host.
-    pub async fn read_async(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+    pub(crate) async fn read_async(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
         if len == 0 {
             return Ok(Vec::new());
         }
@@ -53,7 +53,7 @@ impl Engine {
 
     /// Uploads host data through a staging copy recorded in the shared encoder, so the write
     /// is ordered after every op already recorded (pooled buffers may be reused).
-    pub(crate) fn upload(&self, data: &[f32]) -> Result<super::pool::PooledBuffer> {
+    pub(crate) fn upload(&self, data: &[f32]) -> Result<super::buffer_pool::PooledBuffer> {
         let dst = self.alloc(data.len())?;
         if !data.is_empty() {
             let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -71,5 +71,21 @@ impl Engine {
             self.copy(&staging, 0, dst.buffer(), 0, data.len() as u64 * 4);
         }
         Ok(dst)
+    }
+
+    /// Copies `len` elements of `x` to the host, blocking (off wasm; the browser must use
+    /// [`Array::to_vec_async`](crate::Array::to_vec_async)).
+    pub(crate) fn download(&self, x: &crate::storage::Storage, len: usize) -> Result<Vec<f32>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            pollster::block_on(self.read_async(x.gpu()?.buffer(), len))
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = (x, len);
+            Err(Error::Gpu(
+                "blocking reads are unavailable in the browser; use to_vec_async".into(),
+            ))
+        }
     }
 }

@@ -86,8 +86,11 @@ macro_rules! uniform {
 #[cfg(test)]
 mod tests {
     use super::super::kernels::{source, SHADERS};
-    use super::super::{layer_ops, ops};
     use super::{Field, Uniform};
+    use crate::gpu::strided;
+    use crate::ops::{
+        batch_norm, conv2d, cross_entropy, elementwise, fill, matmul, optim, pool2d, reduce, resize,
+    };
     use naga::{AddressSpace, ScalarKind, TypeInner};
 
     /// Every uniform block of the wgpu backend, as (name, kernels, fields, size).
@@ -111,19 +114,19 @@ mod tests {
             )
         }
         vec![
-            b::<ops::FillParams>(),
-            b::<ops::RandomParams>(),
-            b::<ops::UnaryParams>(),
-            b::<ops::StridedParams>(),
-            b::<ops::ReduceParams>(),
-            b::<ops::MatmulParams>(),
-            b::<ops::ConvParams>(),
-            b::<layer_ops::PoolParams>(),
-            b::<layer_ops::ResizeParams>(),
-            b::<layer_ops::ChannelParams>(),
-            b::<layer_ops::CrossEntropyParams>(),
-            b::<layer_ops::SgdParams>(),
-            b::<layer_ops::AdamParams>(),
+            b::<fill::gpu::FillParams>(),
+            b::<fill::gpu::RandomParams>(),
+            b::<elementwise::gpu::UnaryParams>(),
+            b::<strided::StridedParams>(),
+            b::<reduce::gpu::ReduceParams>(),
+            b::<matmul::gpu::MatmulParams>(),
+            b::<conv2d::gpu::ConvParams>(),
+            b::<pool2d::gpu::PoolParams>(),
+            b::<resize::gpu::ResizeParams>(),
+            b::<batch_norm::gpu::ChannelParams>(),
+            b::<cross_entropy::gpu::CrossEntropyParams>(),
+            b::<optim::gpu::SgdParams>(),
+            b::<optim::gpu::AdamParams>(),
         ]
     }
 

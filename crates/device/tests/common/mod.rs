@@ -147,3 +147,23 @@ pub fn distinct(rng: &mut StdRng, n: usize, gap: f32) -> Vec<f32> {
     }
     v
 }
+
+/// A GPU device per convolution algorithm (im2col, im2col with a small binding cap so the
+/// batch is chunked, implicit GEMM), each named.
+pub fn conv_variants() -> Vec<(String, Device)> {
+    [
+        (fovea_device::ConvAlgo::Im2col, None),
+        (fovea_device::ConvAlgo::Im2col, Some(2048)),
+        (fovea_device::ConvAlgo::ImplicitGemm, None),
+    ]
+    .into_iter()
+    .map(|(algo, cap)| {
+        let dev = gpu_with(fovea_device::GpuOptions {
+            conv: Some(algo),
+            binding_cap: cap,
+            ..fovea_device::GpuOptions::default()
+        });
+        (format!("{algo:?} cap {cap:?}"), dev)
+    })
+    .collect()
+}

@@ -1,0 +1,123 @@
+//! Batched matrix products with `torch.matmul`'s shapes, either operand optionally read
+//! transposed. On the GPU this is the GEMM core (`shaders/gemm/`) behind `shaders/matmul.wgsl`,
+//! split into blocks where an operand exceeds one storage binding.
+
+mod cpu;
+pub(crate) mod gpu;
+mod gpu_split;
+
+pub(crate) use cpu::{gemm, MatRef};
+pub use gpu::{MatmulTile, MATMUL_TILE};
+
+use crate::array::{checked_numel, Array};
+use crate::error::{Error, Result};
+use crate::shape::numel;
+
+/// A batched matrix product `C[b] = op(A[b]) op(B[b])` with `op` identity or transpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulDims {
+    /// number of products
+    pub batch: usize,
+    /// rows of `op(A)` and `C`
+    pub m: usize,
+    /// columns of `op(A)`, rows of `op(B)`
+    pub k: usize,
+    /// columns of `op(B)` and `C`
+    pub n: usize,
+    /// `A` is stored `[K, M]`
+    pub trans_a: bool,
+    /// `B` is stored `[N, K]`
+    pub trans_b: bool,
+    /// elements between consecutive `A` matrices (0 broadcasts one matrix)
+    pub a_stride: usize,
+    /// elements between consecutive `B` matrices (0 broadcasts one matrix)
+    pub b_stride: usize,
+}
+
+impl Array {
+    /// Matrix product with `torch.matmul`'s shapes: `[..., M, K] x [..., K, N]`; a rank-1
+    /// operand is a vector. Batch axes must be equal, or one side has none (or all 1s).
+    pub fn matmul(&self, other: &Array) -> Result<Array> {
+        self.matmul_t(other, false, false)
+    }
+
+    /// [`Array::matmul`] with either operand read transposed in its last two axes
+    /// (`A` stored `[..., K, M]`, `B` stored `[..., N, K]`), without materialising it.
+    pub fn matmul_t(&self, other: &Array, trans_a: bool, trans_b: bool) -> Result<Array> {
+        const OP: &str = "matmul";
+        self.same_device(OP, other)?;
+        let (a_vec, b_vec) = (self.rank() == 1, other.rank() == 1);
+        if self.rank() == 0 || other.rank() == 0 {
+            return Err(Error::mismatch(
+                OP,
+                &self.shape,
+                &other.shape,
+                "both operands need at least one axis",
+            ));
+        }
+        let a_shape = if a_vec {
+            vec![1, self.shape[0]]
+        } else {
+            self.shape.clone()
+        };
+        let b_shape = if b_vec {
+            vec![other.shape[0], 1]
+        } else {
+            other.shape.clone()
+        };
+        let (ar, br) = (a_shape.len(), b_shape.len());
+        let (m, ka) = if trans_a {
+            (a_shape[ar - 1], a_shape[ar - 2])
+        } else {
+            (a_shape[ar - 2], a_shape[ar - 1])
+        };
+        let (kb, n) = if trans_b {
+            (b_shape[br - 1], b_shape[br - 2])
+        } else {
+            (b_shape[br - 2], b_shape[br - 1])
+        };
+        if ka != kb {
+            return Err(Error::mismatch(
+                OP,
+                &self.shape,
+                &other.shape,
+                format!("inner dimensions differ ({ka} vs {kb}); the left operand's columns must equal the right one's rows"),
+            ));
+        }
+        let (a_batch, b_batch) = (&a_shape[..ar - 2], &b_shape[..br - 2]);
+        let (na, nb) = (numel(a_batch), numel(b_batch));
+        let batch_shape = if a_batch == b_batch || nb == 1 && a_batch.len() >= b_batch.len() {
+            a_batch.to_vec()
+        } else if na == 1 && b_batch.len() >= a_batch.len() {
+            b_batch.to_vec()
+        } else {
+            return Err(Error::mismatch(
+                OP,
+                &self.shape,
+                &other.shape,
+                "batch axes must be equal, or one operand a single matrix; expand the other operand",
+            ));
+        };
+        let batch = numel(&batch_shape);
+        let mut out = batch_shape;
+        if !a_vec {
+            out.push(m);
+        }
+        if !b_vec {
+            out.push(n);
+        }
+        checked_numel(OP, &out)?;
+        let dims = MatmulDims {
+            batch,
+            m,
+            k: ka,
+            n,
+            trans_a,
+            trans_b,
+            a_stride: if na == 1 { 0 } else { m * ka },
+            b_stride: if nb == 1 { 0 } else { ka * n },
+        };
+        let s = on_backend!(self.device, matmul(&self.storage, &other.storage, &dims))?;
+        Ok(Self::wrap(&self.device, out, s))
+    }
+}
