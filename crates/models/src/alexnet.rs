@@ -1,10 +1,10 @@
 //! torchvision's AlexNet (`torchvision.models.alexnet`), with its parameter names.
 
-use crate::vgg::{field_of, split, Window};
-use crate::{Model, ReceptiveField};
+use crate::vgg::{named_layers, run};
+use crate::Model;
 use fovea_nn::{
-    AdaptiveAvgPool2d, Conv2d, Conv2dConfig, Dropout, Linear, MaxPool2d, Module, ReLU, Result,
-    Sequential, Tensor,
+    AdaptiveAvgPool2d, Conv2d, Conv2dConfig, Dropout, Linear, MaxPool2d, Module, ModuleExt, ReLU,
+    Result, Sequential, Tensor,
 };
 
 /// AlexNet as torchvision builds it: `features` (five convs, 11x11/4 first, three 3x3/2
@@ -20,7 +20,7 @@ pub struct AlexNet {
     pub classifier: Sequential,
 }
 
-/// Tap names of `features`, by index.
+/// Names of the layers of `features`, by index.
 const FEATURE_NAMES: [&str; 13] = [
     "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3", "conv4", "relu4",
     "conv5", "relu5", "pool5",
@@ -60,60 +60,28 @@ impl AlexNet {
             .add(Linear::new(4096, 4096))
             .add(ReLU::new())
             .add(Linear::new(4096, classes));
-        AlexNet {
+        let net = AlexNet {
             features,
             avgpool: AdaptiveAvgPool2d::new((6, 6)),
             classifier,
-        }
+        };
+        net.name_layers();
+        net
     }
 }
 
 impl Module for AlexNet {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_taps(x, &mut |_, _| {})
+        run(&self.features, Some(&self.avgpool), &self.classifier, x)
     }
     fovea_nn::children!("AlexNet"; features, avgpool, classifier);
 }
 
 impl Model for AlexNet {
-    fn forward_taps(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
-        let names: Vec<String> = FEATURE_NAMES.map(String::from).to_vec();
-        crate::vgg::run(
-            &self.features,
-            &names,
-            Some(&self.avgpool),
-            &self.classifier,
-            x,
-            tap,
-        )
+    fn layers(&self) -> Vec<(String, String)> {
+        named_layers(&FEATURE_NAMES.map(String::from), &self.classifier)
     }
-    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
-        let windows = [
-            Some((11, 4, 2)),
-            None,
-            Some((3, 2, 0)),
-            Some((5, 1, 2)),
-            None,
-            Some((3, 2, 0)),
-            Some((3, 1, 1)),
-            None,
-            Some((3, 1, 1)),
-            None,
-            Some((3, 1, 1)),
-            None,
-            Some((3, 2, 0)),
-        ];
-        let layers: Vec<(String, Window)> = FEATURE_NAMES
-            .iter()
-            .zip(windows)
-            .map(|(n, w)| (n.to_string(), w))
-            .collect();
-        field_of(&split(&layers).1, layer)
-    }
-
-    fn layer_names(&self) -> Vec<String> {
-        let mut n: Vec<String> = FEATURE_NAMES.map(String::from).to_vec();
-        n.extend((0..self.classifier.len()).map(|i| format!("classifier.{i}")));
-        n
+    fn as_module(&self) -> &dyn Module {
+        self
     }
 }

@@ -22,19 +22,119 @@ pub use receptive::{chain, ReceptiveField, Window};
 pub use spec::{ArchSpec, LayerSpec, SpecNet, SPEC_TOKENS};
 pub use vgg::{SmallVgg, Vgg};
 
-use fovea_nn::{Error, Module, Result, Tensor};
+use fovea_nn::{Error, Geometry, Module, ModuleExt, Result, Tensor};
+use std::sync::{Arc, Mutex};
 
-/// A classifier that can hand back its intermediate activations by name.
+/// A classifier whose layers visualizations can name. Activations are read with forward
+/// hooks on the layer's `state_dict` path ([`ModuleExt::register_forward_hook`],
+/// [`ModuleExt::forward_until`]); receptive fields come from each layer's own geometry.
 pub trait Model: Module {
-    /// Runs the net, calling `tap(name, activation)` after every named layer.
-    fn forward_taps(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor>;
+    /// The layers a visualization can name, in forward order: each layer's name (`conv1_1`)
+    /// and the `state_dict` path of the module whose output it is (`features.0`).
+    fn layers(&self) -> Vec<(String, String)>;
 
-    /// The names `forward_taps` reports, in order.
-    fn layer_names(&self) -> Vec<String>;
+    /// The input size `(rows, columns)` the net was built for, when it has one: adaptive
+    /// pooling's window depends on it.
+    fn input_size(&self) -> Option<(usize, usize)> {
+        None
+    }
 
-    /// The receptive field of a named image layer's activations (`None` for layers after
-    /// flattening, or names it does not know).
-    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField>;
+    /// The names of [`Model::layers`], in order.
+    fn layer_names(&self) -> Vec<String> {
+        self.layers().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// The module path of a layer named by its name (the first layer of that name) or by
+    /// its path (`features.12`).
+    fn layer_path(&self, layer: &str) -> Option<String> {
+        let layers = self.layers();
+        let by_name = layers.iter().find(|(n, _)| n == layer);
+        by_name
+            .or_else(|| layers.iter().find(|(_, p)| p == layer))
+            .map(|(_, p)| p.clone())
+    }
+
+    /// The receptive field of a layer's activations (by name or path), composed from the
+    /// geometry of every layer up to it; `None` past a layer that does not keep positions
+    /// (a flatten, a linear layer) or for a layer it does not know.
+    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
+        let mut rf = Some(ReceptiveField::PIXEL);
+        let mut size = self.input_size();
+        for (name, path) in self.layers() {
+            let geometry = self.as_module().get_submodule(&path).ok()?.geometry();
+            rf = match (rf, geometry) {
+                (Some(f), Geometry::Pointwise) => Some(f),
+                (
+                    Some(f),
+                    Geometry::Window {
+                        kernel,
+                        stride,
+                        padding,
+                        dilation,
+                    },
+                ) => {
+                    let k = (kernel.0 - 1) * dilation.0 + 1;
+                    size = size.map(|(h, w)| {
+                        let out = |n: usize, k: usize, s: usize, p: usize| {
+                            (n + 2 * p).saturating_sub(k) / s + 1
+                        };
+                        let kw = (kernel.1 - 1) * dilation.1 + 1;
+                        (
+                            out(h, k, stride.0, padding.0),
+                            out(w, kw, stride.1, padding.1),
+                        )
+                    });
+                    Some(f.then(k, stride.0, padding.0))
+                }
+                (Some(f), Geometry::Adaptive { out }) => match size {
+                    Some((h, w)) => {
+                        size = Some(out);
+                        let _ = w;
+                        Some(f.then(h.div_ceil(out.0), h / out.0, 0))
+                    }
+                    None => None,
+                },
+                _ => None,
+            };
+            if name == layer || path == layer {
+                return rf;
+            }
+        }
+        None
+    }
+
+    /// Runs the net, calling `tap(name, activation)` for every layer of [`Model::layers`]
+    /// that ran (then `tap(path, ..)` when the path differs from the name), in order; an
+    /// error from a later layer is still returned after the taps.
+    fn forward_taps(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
+        let layers = self.layers();
+        let seen: Arc<Mutex<Vec<(String, Tensor)>>> = Arc::default();
+        let mut handles = Vec::new();
+        let mut paths: Vec<&String> = layers.iter().map(|(_, p)| p).collect();
+        paths.dedup();
+        for path in paths {
+            let (seen, p) = (seen.clone(), path.clone());
+            handles.push(self.as_module().register_forward_hook(path, move |t| {
+                seen.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((p.clone(), t.clone()))
+            })?);
+        }
+        let out = self.as_module().call(x);
+        drop(handles);
+        for (path, t) in seen.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            for (name, _) in layers.iter().filter(|(_, p)| p == path) {
+                tap(name, t);
+            }
+            if layers.iter().all(|(n, _)| n != path) {
+                tap(path, t);
+            }
+        }
+        out
+    }
+
+    /// `self` as a module, for the traversals.
+    fn as_module(&self) -> &dyn Module;
 
     /// The layer whose output is the net's final feature vector: the input of the last
     /// layer (for nearest neighbours, PCA and t-SNE).

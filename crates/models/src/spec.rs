@@ -12,11 +12,10 @@
 //! so parameter names follow torchvision's VGG (`features.N`, `classifier.N`). The last layer
 //! must be `linear`, with no size (or the number of classes): it produces the logits.
 
-use crate::vgg::{field_of, split, Window};
-use crate::{Model, ReceptiveField};
+use crate::Model;
 use fovea_nn::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Conv2dConfig, Dropout, Error, Linear,
-    MaxPool2d, Module, ReLU, Result, Sequential, Tensor,
+    MaxPool2d, Module, ModuleExt, ReLU, Result, Sequential, Tensor,
 };
 
 /// The layer words a spec knows, with their arguments.
@@ -150,7 +149,6 @@ enum Step {
     Adaptive {
         oh: usize,
         ow: usize,
-        window: Window,
     },
     Flatten,
     Linear {
@@ -460,11 +458,7 @@ impl ArchSpec {
                     let (k, s) = (h.div_ceil(oh), h / oh);
                     window(k, s)?;
                     (h, w) = (oh, ow);
-                    Step::Adaptive {
-                        oh,
-                        ow,
-                        window: Some((k, s, 0)),
-                    }
+                    Step::Adaptive { oh, ow }
                 }
                 LayerSpec::Flatten => {
                     flat.get_or_insert(c * h * w);
@@ -513,7 +507,6 @@ impl ArchSpec {
         let mut features = Sequential::new();
         let mut classifier = Sequential::new();
         let mut names = Vec::new();
-        let mut windows: Vec<Window> = Vec::new();
         let (mut block, mut conv, mut last_conv) = (1, 0, None::<String>);
         for step in steps {
             match step {
@@ -526,23 +519,19 @@ impl ArchSpec {
                     features = features.add(Conv2d::with(inp, out, k, cfg)?);
                     conv += 1;
                     names.push(format!("conv{block}_{conv}"));
-                    windows.push(Some((k, s, p)));
                     last_conv = Some(format!("{block}_{conv}"));
                 }
                 Step::Bn(c) => {
                     features = features.add(BatchNorm2d::new(c));
                     names.push(format!("bn{}", last_conv.as_deref().unwrap_or("0")));
-                    windows.push(None);
                 }
                 Step::Relu(false) => {
                     features = features.add(ReLU::new());
                     names.push(format!("relu{}", last_conv.as_deref().unwrap_or("0")));
-                    windows.push(None);
                 }
                 Step::Dropout(p, false) => {
                     features = features.add(Dropout::new(p));
                     names.push(format!("dropout{block}"));
-                    windows.push(None);
                 }
                 Step::Pool { max, k, s } => {
                     features = if max {
@@ -551,13 +540,11 @@ impl ArchSpec {
                         features.add(AvgPool2d::new(k).stride(s))
                     };
                     names.push(format!("pool{block}"));
-                    windows.push(Some((k, s, 0)));
                     (block, conv) = (block + 1, 0);
                 }
-                Step::Adaptive { oh, ow, window } => {
+                Step::Adaptive { oh, ow } => {
                     features = features.add(AdaptiveAvgPool2d::new((oh, ow)));
                     names.push("avgpool".into());
-                    windows.push(window);
                 }
                 Step::Flatten => {}
                 Step::Relu(true) => classifier = classifier.add(ReLU::new()),
@@ -567,15 +554,15 @@ impl ArchSpec {
                 }
             }
         }
-        let layers: Vec<(String, Window)> = names.iter().cloned().zip(windows).collect();
-        let fields = split(&layers).1;
-        Ok(SpecNet {
+        let net = SpecNet {
             features,
             classifier,
             names,
-            fields,
+            input: (input.1, input.2),
             spec: self.clone(),
-        })
+        };
+        net.name_layers();
+        Ok(net)
     }
 }
 
@@ -600,7 +587,7 @@ pub struct SpecNet {
     /// the layers after flattening
     pub classifier: Sequential,
     names: Vec<String>,
-    fields: Vec<(String, ReceptiveField)>,
+    input: (usize, usize),
     spec: ArchSpec,
 }
 
@@ -613,22 +600,19 @@ impl SpecNet {
 
 impl Module for SpecNet {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_taps(x, &mut |_, _| {})
+        crate::vgg::run(&self.features, None, &self.classifier, x)
     }
     fovea_nn::children!("SpecNet"; features, classifier);
 }
 
 impl Model for SpecNet {
-    fn forward_taps(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
-        crate::vgg::run(&self.features, &self.names, None, &self.classifier, x, tap)
+    fn layers(&self) -> Vec<(String, String)> {
+        crate::vgg::named_layers(&self.names, &self.classifier)
     }
-    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
-        field_of(&self.fields, layer)
+    fn input_size(&self) -> Option<(usize, usize)> {
+        Some(self.input)
     }
-
-    fn layer_names(&self) -> Vec<String> {
-        let mut n = self.names.clone();
-        n.extend((0..self.classifier.len()).map(|i| format!("classifier.{i}")));
-        n
+    fn as_module(&self) -> &dyn Module {
+        self
     }
 }

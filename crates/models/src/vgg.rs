@@ -1,23 +1,17 @@
 //! VGG: the small 28x28 variant of the course and torchvision's VGG-11/13/16/19.
 
-use crate::{chain, Model, ReceptiveField};
+use crate::Model;
 use fovea_nn::{
     AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Conv2dConfig, Dropout, Error, Linear, MaxPool2d,
-    Module, ReLU, Result, Sequential, Tensor,
+    Module, ModuleExt, ReLU, Result, Sequential, Tensor,
 };
 
 /// A layer plan: a conv's output channels, or `None` for a 2x2 max pool.
 type Plan = [Option<usize>];
 
-pub(crate) use crate::receptive::Window;
-
 /// `features` as torchvision builds it from a plan, and the names of its layers
-/// (`conv1_1`, `relu1_1`, ..., `pool1`, ...) with their windows, by index.
-fn features(
-    plan: &Plan,
-    in_channels: usize,
-    bn: bool,
-) -> Result<(Sequential, Vec<(String, Window)>)> {
+/// (`conv1_1`, `relu1_1`, ..., `pool1`, ...) by index.
+fn features(plan: &Plan, in_channels: usize, bn: bool) -> Result<(Sequential, Vec<String>)> {
     let mut seq = Sequential::new();
     let mut names = Vec::new();
     let (mut c, mut block, mut conv) = (in_channels, 1, 0);
@@ -30,18 +24,18 @@ fn features(
                     ..Default::default()
                 };
                 seq = seq.add(Conv2d::with(c, *out, 3, cfg)?);
-                names.push((format!("conv{block}_{conv}"), Some((3, 1, 1))));
+                names.push(format!("conv{block}_{conv}"));
                 if bn {
                     seq = seq.add(BatchNorm2d::new(*out));
-                    names.push((format!("bn{block}_{conv}"), None));
+                    names.push(format!("bn{block}_{conv}"));
                 }
                 seq = seq.add(ReLU::new());
-                names.push((format!("relu{block}_{conv}"), None));
+                names.push(format!("relu{block}_{conv}"));
                 c = *out;
             }
             None => {
                 seq = seq.add(MaxPool2d::new(2));
-                names.push((format!("pool{block}"), Some((2, 2, 0))));
+                names.push(format!("pool{block}"));
                 block += 1;
                 conv = 0;
             }
@@ -50,47 +44,34 @@ fn features(
     Ok((seq, names))
 }
 
-/// Layer names, and receptive fields by both the VGG name and `features.<index>`.
-pub(crate) fn split(layers: &[(String, Window)]) -> (Vec<String>, Vec<(String, ReceptiveField)>) {
-    let names = layers.iter().map(|(n, _)| n.clone()).collect();
-    let mut fields = chain(layers);
-    let indexed: Vec<(String, ReceptiveField)> = fields
+/// The named layers of a `features` / `classifier` net: `features.<i>` by its name, then
+/// each classifier layer as `classifier.<i>`.
+pub(crate) fn named_layers(names: &[String], classifier: &Sequential) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = names
         .iter()
         .enumerate()
-        .map(|(i, (_, rf))| (format!("features.{i}"), *rf))
+        .map(|(i, n)| (n.clone(), format!("features.{i}")))
         .collect();
-    fields.extend(indexed);
-    (names, fields)
+    out.extend((0..classifier.len()).map(|i| {
+        let p = format!("classifier.{i}");
+        (p.clone(), p)
+    }));
+    out
 }
 
-/// Looks a layer's receptive field up by name.
-pub(crate) fn field_of(fields: &[(String, ReceptiveField)], layer: &str) -> Option<ReceptiveField> {
-    fields.iter().find(|(n, _)| n == layer).map(|(_, rf)| *rf)
-}
-
-/// Runs `features` then `classifier`, tapping each layer of `features` by its VGG name
-/// and by `features.<index>`, and each classifier layer as `classifier.<index>`.
+/// Runs `features`, the optional adaptive pool, a flatten, then `classifier`.
 pub(crate) fn run(
     features: &Sequential,
-    names: &[String],
     pool: Option<&AdaptiveAvgPool2d>,
     classifier: &Sequential,
     x: &Tensor,
-    tap: &mut dyn FnMut(&str, &Tensor),
 ) -> Result<Tensor> {
-    let f = features.forward_with(x, |i, t| {
-        tap(&names[i], t);
-        tap(&format!("features.{i}"), t);
-        Ok(())
-    })?;
+    let f = features.call(x)?;
     let f = match pool {
-        Some(p) => p.forward(&f)?,
+        Some(p) => p.call(&f)?,
         None => f,
     };
-    classifier.forward_with(&f.flatten(1, -1)?, |i, t| {
-        tap(&format!("classifier.{i}"), t);
-        Ok(())
-    })
+    classifier.call(&f.flatten(1, -1)?)
 }
 
 /// The course's small VGG for 28x28 input: [conv 32, conv 32, pool] [conv 64, conv 64,
@@ -102,47 +83,41 @@ pub struct SmallVgg {
     /// the fully connected head
     pub classifier: Sequential,
     names: Vec<String>,
-    fields: Vec<(String, ReceptiveField)>,
 }
 
 impl SmallVgg {
     /// The small VGG, with BatchNorm after every conv when `bn`, and dropout `p`.
     pub fn new(in_channels: usize, classes: usize, bn: bool, p: f32) -> SmallVgg {
         let plan = [Some(32), Some(32), None, Some(64), Some(64), None];
-        let (features, layers) = features(&plan, in_channels, bn).expect("valid plan");
-        let (names, fields) = split(&layers);
+        let (features, names) = features(&plan, in_channels, bn).expect("valid plan");
         let classifier = Sequential::new()
             .add(Linear::new(64 * 7 * 7, 256))
             .add(ReLU::new())
             .add(Dropout::new(p))
             .add(Linear::new(256, classes));
-        SmallVgg {
+        let net = SmallVgg {
             features,
             classifier,
             names,
-            fields,
-        }
+        };
+        net.name_layers();
+        net
     }
 }
 
 impl Module for SmallVgg {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_taps(x, &mut |_, _| {})
+        run(&self.features, None, &self.classifier, x)
     }
     fovea_nn::children!("SmallVgg"; features, classifier);
 }
 
 impl Model for SmallVgg {
-    fn forward_taps(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
-        run(&self.features, &self.names, None, &self.classifier, x, tap)
+    fn layers(&self) -> Vec<(String, String)> {
+        named_layers(&self.names, &self.classifier)
     }
-    fn layer_names(&self) -> Vec<String> {
-        let mut n = self.names.clone();
-        n.extend((0..self.classifier.len()).map(|i| format!("classifier.{i}")));
-        n
-    }
-    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
-        field_of(&self.fields, layer)
+    fn as_module(&self) -> &dyn Module {
+        self
     }
 }
 
@@ -157,7 +132,6 @@ pub struct Vgg {
     /// the fully connected head
     pub classifier: Sequential,
     names: Vec<String>,
-    fields: Vec<(String, ReceptiveField)>,
 }
 
 impl Vgg {
@@ -180,8 +154,7 @@ impl Vgg {
             plan.extend(std::iter::repeat_n(Some(width), *convs));
             plan.push(None);
         }
-        let (features, layers) = features(&plan, in_channels, bn)?;
-        let (names, fields) = split(&layers);
+        let (features, names) = features(&plan, in_channels, bn)?;
         let classifier = Sequential::new()
             .add(Linear::new(512 * 7 * 7, 4096))
             .add(ReLU::new())
@@ -190,40 +163,29 @@ impl Vgg {
             .add(ReLU::new())
             .add(Dropout::new(0.5))
             .add(Linear::new(4096, classes));
-        Ok(Vgg {
+        let net = Vgg {
             features,
             avgpool: AdaptiveAvgPool2d::new((7, 7)),
             classifier,
             names,
-            fields,
-        })
+        };
+        net.name_layers();
+        Ok(net)
     }
 }
 
 impl Module for Vgg {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_taps(x, &mut |_, _| {})
+        run(&self.features, Some(&self.avgpool), &self.classifier, x)
     }
     fovea_nn::children!("VGG"; features, avgpool, classifier);
 }
 
 impl Model for Vgg {
-    fn forward_taps(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
-        run(
-            &self.features,
-            &self.names,
-            Some(&self.avgpool),
-            &self.classifier,
-            x,
-            tap,
-        )
+    fn layers(&self) -> Vec<(String, String)> {
+        named_layers(&self.names, &self.classifier)
     }
-    fn layer_names(&self) -> Vec<String> {
-        let mut n = self.names.clone();
-        n.extend((0..self.classifier.len()).map(|i| format!("classifier.{i}")));
-        n
-    }
-    fn receptive_field(&self, layer: &str) -> Option<ReceptiveField> {
-        field_of(&self.fields, layer)
+    fn as_module(&self) -> &dyn Module {
+        self
     }
 }

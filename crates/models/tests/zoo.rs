@@ -163,3 +163,59 @@ fn bad_specs_are_refused_with_the_fix() {
     let e = err("dropout 1.5, linear");
     assert!(e.contains("not a probability"), "{e}");
 }
+
+/// Receptive fields come from each layer's own geometry; they equal the textbook chains of
+/// `(kernel, stride, padding)` windows written out by hand.
+#[test]
+fn receptive_fields_follow_each_layers_geometry() {
+    use fovea_models::{chain, Window};
+    let expect = |m: &dyn Model, steps: &[(&str, Window)]| {
+        let owned: Vec<(String, Window)> = steps.iter().map(|(n, w)| (n.to_string(), *w)).collect();
+        for (name, rf) in chain(&owned) {
+            assert_eq!(m.receptive_field(&name), Some(rf), "{name}");
+        }
+    };
+    let net = by_name("net", 1, 10).unwrap();
+    expect(
+        &*net,
+        &[
+            ("conv1", Some((5, 1, 0))),
+            ("relu1", None),
+            ("pool", Some((2, 2, 0))),
+        ],
+    );
+    assert_eq!(net.receptive_field("fc1"), None);
+    assert_eq!(net.receptive_field("conv9"), None);
+    let alex = AlexNet::new(3, 10);
+    expect(
+        &alex,
+        &[
+            ("conv1", Some((11, 4, 2))),
+            ("relu1", None),
+            ("pool1", Some((3, 2, 0))),
+            ("conv2", Some((5, 1, 2))),
+            ("relu2", None),
+            ("pool2", Some((3, 2, 0))),
+            ("conv3", Some((3, 1, 1))),
+        ],
+    );
+    assert_eq!(
+        alex.receptive_field("features.6"),
+        alex.receptive_field("conv3")
+    );
+    // A spec's adaptive pool averages about H / out input rows: 7 rows to 2 take windows
+    // of 4 every 3.
+    let spec = ArchSpec::parse("conv 4 k3 p1, relu, pool 2, adaptiveavgpool 2, flatten, linear")
+        .unwrap()
+        .build((1, 14, 14), 10)
+        .unwrap();
+    expect(
+        &spec,
+        &[
+            ("conv1_1", Some((3, 1, 1))),
+            ("relu1_1", None),
+            ("pool1", Some((2, 2, 0))),
+            ("avgpool", Some((4, 3, 0))),
+        ],
+    );
+}

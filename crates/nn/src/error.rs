@@ -39,6 +39,11 @@ pub enum Error {
     /// A state dict does not fit the module; every mismatch is listed.
     #[error("{0}")]
     StateDict(#[from] StateDictMismatch),
+    /// The forward pass stopped early at a hook, with that layer's output; only
+    /// [`ModuleExt::forward_until`](crate::ModuleExt::forward_until) sees it.
+    #[doc(hidden)]
+    #[error("the forward pass stopped at a hook")]
+    Stopped(fovea_graph::Tensor),
 }
 
 impl From<fovea_device::Error> for Error {

@@ -4,14 +4,17 @@
 use crate::error::{Error, Result};
 use fovea_device::Device;
 use fovea_graph::Tensor;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A network or one of its layers. Implement `forward`, `type_name` and whichever of
 /// `own_parameters` / `own_buffers` / `children` apply; the traversals in [`ModuleExt`] do
 /// the rest, naming everything the way PyTorch's `state_dict` does (`features.0.weight`).
 ///
-/// Layers learn their dotted path from the first traversal from the root (`parameters()`,
-/// `to_device`, `train`, `eval`, `state_dict`, loading), and use it in their error messages.
+/// Layers learn their dotted path when they are registered: [`Sequential::add`](crate::Sequential::add)
+/// names what it is given, a model's constructor calls [`ModuleExt::name_layers`] once, and
+/// the traversals from the root (`parameters()`, `to_device`, `train`, `eval`,
+/// `state_dict`, loading) name anything assembled by hand. Running a module never renames.
 pub trait Module: Send + Sync {
     /// Runs the module on `x`.
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
@@ -43,6 +46,113 @@ pub trait Module: Send + Sync {
     /// Whether this module is in training mode (for modules that behave differently).
     fn is_training(&self) -> bool {
         true
+    }
+
+    /// The forward hooks [`ModuleExt::call`] runs on this module's output (`None`: the module
+    /// takes none; every layer of this crate and `Sequential` do).
+    fn hooks(&self) -> Option<&Hooks> {
+        None
+    }
+
+    /// How this module maps pixel positions, for receptive fields.
+    fn geometry(&self) -> Geometry {
+        Geometry::Opaque
+    }
+}
+
+/// How a module maps positions of its input to positions of its output, from which
+/// receptive fields are derived (`fovea_models::Model::receptive_field`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Geometry {
+    /// each output position reads the same input position (ReLU, batch norm, dropout)
+    Pointwise,
+    /// a sliding window (a convolution or a pooling layer), per axis `(rows, columns)`
+    Window {
+        /// window size
+        kernel: (usize, usize),
+        /// step between windows
+        stride: (usize, usize),
+        /// zero (or ignored) rows and columns added on each side
+        padding: (usize, usize),
+        /// spacing between the window's taps
+        dilation: (usize, usize),
+    },
+    /// adaptive pooling to a fixed output size: the window depends on the input size
+    Adaptive {
+        /// output rows and columns
+        out: (usize, usize),
+    },
+    /// anything else (a linear layer, a flatten, a container): positions are not kept
+    Opaque,
+}
+
+type HookFn = Box<dyn Fn(&Tensor) + Send + Sync>;
+
+enum Hook {
+    /// call the function with the output
+    Observe(HookFn),
+    /// stop the forward pass here ([`ModuleExt::forward_until`])
+    Stop,
+}
+
+/// A module's forward hooks, in registration order (PyTorch's `_forward_hooks`).
+#[derive(Default)]
+pub struct Hooks(Arc<Mutex<Vec<(u64, Hook)>>>);
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hooks({})", self.lock().len())
+    }
+}
+
+impl Hooks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Hook)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, hook: Hook) -> HookHandle {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.lock().push((id, hook));
+        HookHandle {
+            hooks: Arc::downgrade(&self.0),
+            id,
+        }
+    }
+
+    /// Runs the hooks on `y` in order; a stop hook ends the forward pass with `y`.
+    pub fn run(&self, y: Tensor) -> Result<Tensor> {
+        let hooks = self.lock();
+        for (_, h) in hooks.iter() {
+            match h {
+                Hook::Observe(f) => f(&y),
+                Hook::Stop => return Err(Error::Stopped(y)),
+            }
+        }
+        Ok(y)
+    }
+}
+
+/// Removes its hook when dropped or [`removed`](HookHandle::remove) (PyTorch's
+/// `RemovableHandle`).
+#[must_use = "the hook is removed when the handle is dropped"]
+pub struct HookHandle {
+    hooks: std::sync::Weak<Mutex<Vec<(u64, Hook)>>>,
+    id: u64,
+}
+
+impl HookHandle {
+    /// Removes the hook now.
+    pub fn remove(self) {}
+}
+
+impl Drop for HookHandle {
+    fn drop(&mut self) {
+        if let Some(h) = self.hooks.upgrade() {
+            h.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(id, _)| *id != self.id);
+        }
     }
 }
 
@@ -80,11 +190,81 @@ pub trait ModuleExt: Module {
         out
     }
 
-    /// Runs the module like PyTorch's `module(x)`: names every sub-module by its path first,
-    /// so an error from deep inside says which layer failed (`fc1 (Linear) expects ...`).
+    /// Runs the module like PyTorch's `module(x)`: `forward`, then the module's forward
+    /// hooks on its output. Containers run their children this way, so hooks registered
+    /// anywhere in a tree fire.
     fn call(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.forward(x)?;
+        match self.hooks() {
+            Some(h) => h.run(y),
+            None => Ok(y),
+        }
+    }
+
+    /// Names every sub-module by its dotted path, for its error messages
+    /// (`fc1 (Linear) expects ...`). Model constructors call it once; traversals such as
+    /// `parameters()`, `to_device` and `eval` also name what they visit.
+    fn name_layers(&self) {
         walk(self.as_dyn(), "", &mut |_, _| {});
-        self.forward(x)
+    }
+
+    /// The sub-module at `path` (a `named_modules` path such as `features.3`), or an error
+    /// listing the paths there are.
+    fn get_submodule(&self, path: &str) -> Result<&dyn Module> {
+        let mut at = Some(self.as_dyn());
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            at = at.and_then(|m| {
+                m.children()
+                    .into_iter()
+                    .find(|(n, _)| n == part)
+                    .map(|(_, c)| c)
+            });
+        }
+        if let Some(m) = at {
+            return Ok(m);
+        }
+        let all = self.named_modules();
+        let names: Vec<&str> = all
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| !p.is_empty())
+            .collect();
+        Err(Error::Config {
+            what: "get_submodule",
+            msg: format!(
+                "the {} has no module `{path}`; its modules are {}",
+                self.type_name(),
+                names.join(", ")
+            ),
+        })
+    }
+
+    /// Calls `hook` with the output of the sub-module at `path` each time it runs through
+    /// [`ModuleExt::call`], until the handle is dropped (`register_forward_hook`).
+    fn register_forward_hook(
+        &self,
+        path: &str,
+        hook: impl Fn(&Tensor) + Send + Sync + 'static,
+    ) -> Result<HookHandle> {
+        Ok(hooks_at(self.get_submodule(path)?, path)?.add(Hook::Observe(Box::new(hook))))
+    }
+
+    /// Runs the forward pass only as far as the sub-module at `path` and returns its output;
+    /// the layers after it do not run.
+    fn forward_until(&self, x: &Tensor, path: &str) -> Result<Tensor> {
+        let _stop = hooks_at(self.get_submodule(path)?, path)?.add(Hook::Stop);
+        match self.call(x) {
+            Err(Error::Stopped(y)) => Ok(y),
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::Config {
+                what: "forward_until",
+                msg: format!(
+                    "the {} never ran `{path}` in its forward pass; a custom module must run \
+                     its children with `call` for hooks to see them",
+                    self.type_name()
+                ),
+            }),
+        }
     }
 
     /// Every parameter with its `state_dict` name.
@@ -188,6 +368,17 @@ pub trait ModuleExt: Module {
     fn as_dyn(&self) -> &dyn Module;
 }
 
+/// The hooks of `m`, or an error naming `path` when the module takes none.
+fn hooks_at<'a>(m: &'a dyn Module, path: &str) -> Result<&'a Hooks> {
+    m.hooks().ok_or_else(|| Error::Config {
+        what: "register_forward_hook",
+        msg: format!(
+            "`{path}` ({}) takes no forward hooks; implement Module::hooks for it",
+            m.type_name()
+        ),
+    })
+}
+
 impl<T: Module> ModuleExt for T {
     fn as_dyn(&self) -> &dyn Module {
         self
@@ -225,21 +416,36 @@ impl Module for Box<dyn Module> {
     fn is_training(&self) -> bool {
         (**self).is_training()
     }
+    fn hooks(&self) -> Option<&Hooks> {
+        (**self).hooks()
+    }
+    fn geometry(&self) -> Geometry {
+        (**self).geometry()
+    }
 }
 
-/// A layer's dotted path, set by traversals; it prefixes the layer's error messages.
+/// A layer's place in its network: its dotted path, set when it is registered, which
+/// prefixes its error messages, and its forward hooks.
 #[derive(Debug, Default)]
-pub struct LayerPath(RwLock<String>);
+pub struct LayerPath {
+    path: RwLock<String>,
+    hooks: Hooks,
+}
 
 impl LayerPath {
     /// Records the path.
     pub fn set(&self, path: &str) {
-        *self.0.write().expect("path lock poisoned") = path.to_string();
+        *self.path.write().expect("path lock poisoned") = path.to_string();
+    }
+
+    /// The layer's forward hooks.
+    pub fn hooks(&self) -> &Hooks {
+        &self.hooks
     }
 
     /// `fc1 (Linear)`, or just `Linear` before any traversal named it.
     pub fn describe(&self, type_name: &str) -> String {
-        let p = self.0.read().expect("path lock poisoned");
+        let p = self.path.read().expect("path lock poisoned");
         if p.is_empty() {
             type_name.to_string()
         } else {

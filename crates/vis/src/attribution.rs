@@ -9,8 +9,10 @@ use crate::{activation, unknown_layer};
 use fovea_device::Array;
 use fovea_graph::{guided_relu_backward, override_backward, Op, Tensor};
 use fovea_models::Model;
+use fovea_nn::ModuleExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::sync::{Arc, Mutex};
 
 /// `[N, K]` with a 1 at each row's target class.
 fn one_hot(x: &Array, logits: &Tensor, targets: &[usize]) -> Result<Array> {
@@ -250,14 +252,27 @@ pub fn grad_cam(model: &dyn Model, x: &Array, target: usize, layer: &str) -> Res
 /// Grad-CAM's map before scaling, `[1, 1, H, W]` on the device.
 fn cam(model: &dyn Model, x: &Array, target: usize, layer: &str) -> Result<Array> {
     let xt = Tensor::param(x.clone());
-    let mut act = None;
-    let logits = model.forward_taps(&xt, &mut |name, t| {
-        if name == layer && act.is_none() {
-            t.retain_grad();
-            act = Some(t.clone());
-        }
-    })?;
-    let act = act.ok_or_else(|| unknown_layer(model, layer))?;
+    let path = model
+        .layer_path(layer)
+        .ok_or_else(|| unknown_layer(model, layer))?;
+    let slot: Arc<Mutex<Option<Tensor>>> = Arc::default();
+    let hook = {
+        let slot = slot.clone();
+        model.register_forward_hook(&path, move |t| {
+            let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if s.is_none() {
+                t.retain_grad();
+                *s = Some(t.clone());
+            }
+        })?
+    };
+    let logits = model.call(&xt)?;
+    drop(hook);
+    let act = slot
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .ok_or_else(|| unknown_layer(model, layer))?;
     if act.shape().len() != 4 {
         return Err(config(
             "Grad-CAM",

@@ -7,8 +7,8 @@
 //! Pixels approach the bounds without piling up on them, so the dream keeps the image's
 //! range instead of saturating into a black-and-white blob.
 
+use crate::activation;
 use crate::error::{config, Result};
-use crate::unknown_layer;
 use fovea_device::Array;
 use fovea_graph::Tensor;
 use fovea_models::Model;
@@ -76,21 +76,11 @@ fn roll(v: &[f32], c: usize, h: usize, w: usize, dy: isize, dx: isize) -> Vec<f3
 }
 
 /// The objective's gradient w.r.t. the input and its value: the mean of the layer's (or
-/// channel's) activation. Layers after the chosen one may refuse a smaller octave; only the
-/// path up to the layer matters, so their errors are ignored once the layer has run.
+/// channel's) activation. The forward pass stops at the layer, so layers after it (which may
+/// refuse a smaller octave) never run.
 async fn ascent(model: &dyn Model, x: &Array, cfg: &Dream) -> Result<(Vec<f32>, f32)> {
     let xt = Tensor::param(x.clone());
-    let mut act = None;
-    let run = model.forward_taps(&xt, &mut |name, t| {
-        if name == cfg.layer && act.is_none() {
-            act = Some(t.clone());
-        }
-    });
-    let act = match (act, run) {
-        (Some(a), _) => a,
-        (None, Err(e)) => return Err(e.into()),
-        (None, Ok(_)) => return Err(unknown_layer(model, &cfg.layer)),
-    };
+    let act = activation(model, &xt, &cfg.layer)?;
     let target = match cfg.channel {
         None => act,
         Some(ch) => {

@@ -35,21 +35,20 @@ pub use error::{Error, Result};
 use fovea_device::{Array, Device};
 use fovea_graph::Tensor;
 use fovea_models::Model;
+use fovea_nn::ModuleExt;
 
 /// An image batch on `dev` as a tensor: `[N, C, H, W]` values.
 pub fn batch(dev: &Device, values: &[f32], shape: [usize; 4]) -> Result<Tensor> {
     Ok(Tensor::new(Array::from_slice(dev, values, &shape)?))
 }
 
-/// The activation of `layer` for input `x` (the model runs in its current mode).
+/// The activation of `layer` (a name or a module path) for input `x`: the model runs in its
+/// current mode only as far as that layer ([`ModuleExt::forward_until`]).
 pub fn activation(model: &dyn Model, x: &Tensor, layer: &str) -> Result<Tensor> {
-    let mut found = None;
-    model.forward_taps(x, &mut |name, t| {
-        if name == layer && found.is_none() {
-            found = Some(t.clone());
-        }
-    })?;
-    found.ok_or_else(|| unknown_layer(model, layer))
+    let path = model
+        .layer_path(layer)
+        .ok_or_else(|| unknown_layer(model, layer))?;
+    Ok(model.forward_until(x, &path)?)
 }
 
 /// The error for a layer name the model does not report.

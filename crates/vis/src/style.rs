@@ -11,8 +11,9 @@ use crate::unknown_layer;
 use fovea_device::Array;
 use fovea_graph::Tensor;
 use fovea_models::Model;
-use fovea_nn::{Adam, Optimizer};
+use fovea_nn::{Adam, ModuleExt, Optimizer};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Style transfer's settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,17 +63,35 @@ pub fn gram(f: &Tensor) -> Result<Tensor> {
         .mul_scalar(1.0 / (c * h * w) as f32)?)
 }
 
-/// The named activations of `x`.
+/// The named activations of `x`: a forward hook on each layer, and the forward pass run only
+/// as far as the last of them.
 fn taps(model: &dyn Model, x: &Tensor, names: &[String]) -> Result<HashMap<String, Tensor>> {
+    let order: Vec<String> = model.layers().into_iter().map(|(_, p)| p).collect();
+    let mut paths = Vec::new();
+    for n in names {
+        let p = model.layer_path(n).ok_or_else(|| unknown_layer(model, n))?;
+        paths.push(p);
+    }
+    let seen: Arc<Mutex<HashMap<String, Tensor>>> = Arc::default();
+    let mut hooks = Vec::new();
+    for p in &paths {
+        let (seen, key) = (seen.clone(), p.clone());
+        hooks.push(model.register_forward_hook(p, move |t| {
+            let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
+            s.entry(key.clone()).or_insert_with(|| t.clone());
+        })?);
+    }
+    let last = paths
+        .iter()
+        .max_by_key(|p| order.iter().position(|q| q == *p))
+        .ok_or_else(|| config("style transfer", "no layers given"))?;
+    model.forward_until(x, last)?;
+    drop(hooks);
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = HashMap::new();
-    let run = model.forward_taps(x, &mut |name, t| {
-        if names.iter().any(|n| n == name) && !out.contains_key(name) {
-            out.insert(name.to_string(), t.clone());
-        }
-    });
-    if let Some(missing) = names.iter().find(|n| !out.contains_key(*n)) {
-        run?;
-        return Err(unknown_layer(model, missing));
+    for (n, p) in names.iter().zip(&paths) {
+        let t = seen.get(p).ok_or_else(|| unknown_layer(model, n))?;
+        out.insert(n.clone(), t.clone());
     }
     Ok(out)
 }

@@ -3,18 +3,20 @@
 use super::in_layer;
 use crate::error::{Error, Result};
 use crate::init;
-use crate::module::{LayerPath, Module};
+use crate::module::{Geometry, LayerPath, Module};
 use fovea_graph::Tensor;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// `max(x, 0)` (`nn.ReLU`).
 #[derive(Default)]
-pub struct ReLU;
+pub struct ReLU {
+    path: LayerPath,
+}
 
 impl ReLU {
     /// `nn.ReLU()`.
     pub fn new() -> ReLU {
-        ReLU
+        ReLU::default()
     }
 }
 
@@ -24,6 +26,10 @@ impl Module for ReLU {
     }
     fn type_name(&self) -> &'static str {
         "ReLU"
+    }
+    layer_path_methods!();
+    fn geometry(&self) -> Geometry {
+        Geometry::Pointwise
     }
 }
 
@@ -77,14 +83,15 @@ impl Module for Dropout {
     fn type_name(&self) -> &'static str {
         "Dropout"
     }
-    fn set_path(&self, path: &str) {
-        self.path.set(path);
-    }
+    layer_path_methods!();
     fn set_training(&self, on: bool) {
         self.training.store(on, Ordering::Relaxed);
     }
     fn is_training(&self) -> bool {
         self.training.load(Ordering::Relaxed)
+    }
+    fn geometry(&self) -> Geometry {
+        Geometry::Pointwise
     }
 }
 
@@ -126,7 +133,5 @@ impl Module for Flatten {
     fn type_name(&self) -> &'static str {
         "Flatten"
     }
-    fn set_path(&self, path: &str) {
-        self.path.set(path);
-    }
+    layer_path_methods!();
 }

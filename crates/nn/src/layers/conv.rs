@@ -3,7 +3,7 @@
 use super::{expect_nchw, in_layer};
 use crate::error::{batch_shape, Error, Result};
 use crate::init;
-use crate::module::{LayerPath, Module};
+use crate::module::{Geometry, LayerPath, Module};
 use fovea_device::Conv2dOptions;
 use fovea_graph::Tensor;
 
@@ -150,7 +150,14 @@ impl Module for Conv2d {
         out
     }
 
-    fn set_path(&self, path: &str) {
-        self.path.set(path);
+    layer_path_methods!();
+    fn geometry(&self) -> Geometry {
+        let k = self.weight.shape();
+        Geometry::Window {
+            kernel: (k[2], k[3]),
+            stride: self.opts.stride,
+            padding: self.opts.padding,
+            dilation: self.opts.dilation,
+        }
     }
 }

@@ -85,7 +85,5 @@ impl Module for Linear {
         out
     }
 
-    fn set_path(&self, path: &str) {
-        self.path.set(path);
-    }
+    layer_path_methods!();
 }

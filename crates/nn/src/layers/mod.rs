@@ -1,5 +1,18 @@
 //! The layers, named and initialised as in `torch.nn`.
 
+/// `Module::set_path` and `Module::hooks` for a layer whose `path` field is a
+/// [`LayerPath`](crate::LayerPath).
+macro_rules! layer_path_methods {
+    () => {
+        fn set_path(&self, path: &str) {
+            self.path.set(path);
+        }
+        fn hooks(&self) -> Option<&crate::module::Hooks> {
+            Some(self.path.hooks())
+        }
+    };
+}
+
 mod activation;
 mod conv;
 mod linear;

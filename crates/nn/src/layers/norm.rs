@@ -2,7 +2,7 @@
 
 use super::{expect_nchw, in_layer};
 use crate::error::{batch_shape, Error, Result};
-use crate::module::{LayerPath, Module};
+use crate::module::{Geometry, LayerPath, Module};
 use fovea_device::{Array, Device};
 use fovea_graph::{BatchNormArgs, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,8 +109,9 @@ impl Module for BatchNorm2d {
         ]
     }
 
-    fn set_path(&self, path: &str) {
-        self.path.set(path);
+    layer_path_methods!();
+    fn geometry(&self) -> Geometry {
+        Geometry::Pointwise
     }
 
     fn set_training(&self, on: bool) {

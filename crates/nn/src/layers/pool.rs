@@ -2,7 +2,7 @@
 
 use super::{expect_nchw, in_layer};
 use crate::error::Result;
-use crate::module::{LayerPath, Module};
+use crate::module::{Geometry, LayerPath, Module};
 use fovea_device::Pool2dOptions;
 use fovea_graph::Tensor;
 
@@ -59,6 +59,15 @@ macro_rules! pool_builders {
             pub fn options(&self) -> Pool2dOptions {
                 self.opts
             }
+
+            fn window(&self) -> Geometry {
+                Geometry::Window {
+                    kernel: self.opts.kernel,
+                    stride: self.opts.stride,
+                    padding: self.opts.padding,
+                    dilation: self.opts.dilation,
+                }
+            }
         }
     };
 }
@@ -75,8 +84,9 @@ impl Module for MaxPool2d {
     fn type_name(&self) -> &'static str {
         "MaxPool2d"
     }
-    fn set_path(&self, path: &str) {
-        self.path.set(path);
+    layer_path_methods!();
+    fn geometry(&self) -> Geometry {
+        self.window()
     }
 }
 
@@ -89,8 +99,9 @@ impl Module for AvgPool2d {
     fn type_name(&self) -> &'static str {
         "AvgPool2d"
     }
-    fn set_path(&self, path: &str) {
-        self.path.set(path);
+    layer_path_methods!();
+    fn geometry(&self) -> Geometry {
+        self.window()
     }
 }
 
@@ -120,7 +131,8 @@ impl Module for AdaptiveAvgPool2d {
     fn type_name(&self) -> &'static str {
         "AdaptiveAvgPool2d"
     }
-    fn set_path(&self, path: &str) {
-        self.path.set(path);
+    layer_path_methods!();
+    fn geometry(&self) -> Geometry {
+        Geometry::Adaptive { out: self.size }
     }
 }

@@ -1,30 +1,40 @@
 //! `Sequential`.
 
 use crate::error::Result;
-use crate::module::Module;
+use crate::module::{LayerPath, Module, ModuleExt};
 use fovea_graph::Tensor;
 
 /// Modules applied in order, named `0`, `1`, ... like `nn.Sequential`.
 #[derive(Default)]
 pub struct Sequential {
     layers: Vec<Box<dyn Module>>,
+    path: LayerPath,
 }
 
 impl Sequential {
     /// An empty sequence; add layers with [`Sequential::add`].
     pub fn new() -> Sequential {
-        Sequential { layers: Vec::new() }
+        Sequential::default()
     }
 
     /// The sequence with `layer` appended (it is named by its index).
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Module + 'static) -> Sequential {
-        self.layers.push(Box::new(layer));
+        self.push(Box::new(layer));
         self
     }
 
-    /// Appends a boxed layer.
+    /// Appends a boxed layer, registering it under its index (its path, and its
+    /// sub-modules' paths under it, until the sequence is itself registered in a model).
     pub fn push(&mut self, layer: Box<dyn Module>) {
+        let name = self.layers.len().to_string();
+        for (path, m) in layer.named_modules() {
+            m.set_path(&if path.is_empty() {
+                name.clone()
+            } else {
+                format!("{name}.{path}")
+            });
+        }
         self.layers.push(layer);
     }
 
@@ -43,8 +53,8 @@ impl Sequential {
         self.layers.is_empty()
     }
 
-    /// Runs the layers in order, calling `tap(index, output)` after each one (for feature
-    /// maps and other intermediate activations).
+    /// Runs the layers in order (each through [`ModuleExt::call`], so its hooks fire),
+    /// calling `tap(index, output)` after each one.
     pub fn forward_with(
         &self,
         x: &Tensor,
@@ -52,7 +62,7 @@ impl Sequential {
     ) -> Result<Tensor> {
         let mut h = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(&h)?;
+            h = layer.call(&h)?;
             tap(i, &h)?;
         }
         Ok(h)
@@ -67,6 +77,8 @@ impl Module for Sequential {
     fn type_name(&self) -> &'static str {
         "Sequential"
     }
+
+    layer_path_methods!();
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
         self.layers

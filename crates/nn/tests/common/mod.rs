@@ -4,8 +4,8 @@
 use fovea_device::{Array, Device};
 use fovea_nn::checkpoint::NamedTensor;
 use fovea_nn::{
-    BatchNorm2d, Conv2d, Conv2dConfig, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Result,
-    Sequential, Tensor,
+    BatchNorm2d, Conv2d, Conv2dConfig, Dropout, Flatten, Linear, MaxPool2d, Module, ModuleExt,
+    ReLU, Result, Sequential, Tensor,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,18 +52,20 @@ impl SeedNet {
     }
 
     pub fn with_fc_in(fc_in: usize) -> SeedNet {
-        SeedNet {
+        let net = SeedNet {
             conv1: Conv2d::new(1, 32, 5),
             pool: MaxPool2d::new(2),
             fc1: Linear::new(fc_in, 10),
-        }
+        };
+        net.name_layers();
+        net
     }
 }
 
 impl Module for SeedNet {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = self.pool.forward(&self.conv1.forward(x)?.relu()?)?;
-        self.fc1.forward(&x.flatten(1, -1)?)
+        let x = self.pool.call(&self.conv1.call(x)?.relu()?)?;
+        self.fc1.call(&x.flatten(1, -1)?)
     }
     fn type_name(&self) -> &'static str {
         "Net"
@@ -118,17 +120,19 @@ impl SmallVgg {
             .add(ReLU::new())
             .add(Dropout::new(dropout))
             .add(Linear::new(256, 10));
-        SmallVgg {
+        let net = SmallVgg {
             features,
             classifier,
-        }
+        };
+        net.name_layers();
+        net
     }
 }
 
 impl Module for SmallVgg {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let f = self.features.forward(x)?;
-        self.classifier.forward(&Flatten::new().forward(&f)?)
+        let f = self.features.call(x)?;
+        self.classifier.call(&Flatten::new().call(&f)?)
     }
     fn type_name(&self) -> &'static str {
         "SmallVgg"
