@@ -107,9 +107,16 @@ web-bench:
 	$(WEB_TEST_ENV) $(WEBGPU_ON) $(CARGO) test --release -p fovea-web \
 		--target wasm32-unknown-unknown --test browser_speed -- --nocapture
 
+## The benchmark suite (W1-W6: matmul, conv forward and backward, two training steps,
+## VGG-16 inference) on the GPU path and the CPU backend, with PyTorch's figures and the
+## ratios beside them when PyTorch is importable (scripts/bench_torch.py). Add a peer's
+## figures from the same sitting with BENCH_PEERS="--peer burn=FILE".
 bench: setup
-	$(CARGO) run --release -p fovea-cli -- bench matmul
-	$(CARGO) run --release -p fovea-cli -- bench conv
+	mkdir -p target/bench
+	@if python3 scripts/bench_torch.py > target/bench/torch.txt; then \
+		peer="--peer torch=target/bench/torch.txt"; \
+	else echo "(PyTorch is not importable: Fovea's figures only)"; peer=""; fi; \
+	$(CARGO) run --release -p fovea-cli -- bench suite --device gpu,cpu $$peer $(BENCH_PEERS)
 
 ## Rerun the README's accuracy claims (the Net: 1 and 3 epochs; the small VGG-BN: 5 epochs)
 ## on the CPU backend and print each beside the README's figure. About 30 minutes; not in CI.

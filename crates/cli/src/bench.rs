@@ -8,6 +8,23 @@ use std::time::Instant;
 /// Benchmarks.
 #[derive(Subcommand)]
 pub enum Bench {
+    /// The peer workloads W1-W6 (matmul, conv forward and backward, two training steps,
+    /// VGG-16 inference) on each device, beside peers' figures from the same sitting.
+    Suite {
+        /// Devices, in columns: gpu, cpu or best.
+        #[arg(long, value_delimiter = ',', default_value = "gpu,cpu")]
+        device: Vec<String>,
+        /// Only these workloads (W1 ... W6).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Timed repetitions of W1-W3 (W6: at most 5); W4 and W5 always time 20 steps.
+        #[arg(long, default_value_t = 7)]
+        reps: usize,
+        /// A peer's figures, `NAME=FILE` of `ID MEDIAN_SECONDS RATE` lines (what
+        /// scripts/bench_torch.py and the peers' harnesses print); repeatable.
+        #[arg(long)]
+        peer: Vec<String>,
+    },
     /// Square matrix products: GPU kernel, CPU reference (small sizes) and matrixmultiply's sgemm.
     Matmul {
         /// Matrix sizes n (each product is n x n x n).
@@ -82,6 +99,12 @@ pub struct ConvShape {
 /// Runs one benchmark.
 pub fn run(what: Bench) -> Result<(), Box<dyn std::error::Error>> {
     match what {
+        Bench::Suite {
+            device,
+            only,
+            reps,
+            peer,
+        } => crate::suite::suite(&device, &only, reps, &peer),
         Bench::Tsne { n, device } => tsne(n, &device),
         Bench::Memory {
             model,
@@ -117,28 +140,40 @@ fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, out)
 }
 
+/// matrixmultiply's sgemm on every core: C cut into row blocks, one thread each.
 fn sgemm(n: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
     let mut c = vec![0.0f32; n * n];
-    let s = n as isize;
-    // SAFETY: the three slices hold n*n elements each, row-major with row stride n.
-    unsafe {
-        matrixmultiply::sgemm(
-            n,
-            n,
-            n,
-            1.0,
-            a.as_ptr(),
-            s,
-            1,
-            b.as_ptr(),
-            s,
-            1,
-            0.0,
-            c.as_mut_ptr(),
-            s,
-            1,
-        );
-    }
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let rows = n.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        for (i, block) in c.chunks_mut(rows * n).enumerate() {
+            let a = &a[i * rows * n..];
+            s.spawn(move || {
+                let m = block.len() / n;
+                let st = n as isize;
+                // SAFETY: `a` holds at least m rows of n, `b` n x n and `block` m x n, all
+                // row-major with row stride n.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        m,
+                        n,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        st,
+                        1,
+                        b.as_ptr(),
+                        st,
+                        1,
+                        0.0,
+                        block.as_mut_ptr(),
+                        st,
+                        1,
+                    );
+                }
+            });
+        }
+    });
     c
 }
 
@@ -234,7 +269,8 @@ fn im2col(x: &[f32], n: usize, c: usize, s: usize) -> Vec<f32> {
     out
 }
 
-/// `C[m, n] = A[m, k] B[k, n]` with explicit strides for A and B (so transposes are free).
+/// `C[m, n] = A[m, k] B[k, n]` with explicit strides for A and B (so transposes are free):
+/// matrixmultiply's sgemm on every core, C cut into row blocks.
 #[allow(clippy::too_many_arguments)]
 fn gemm(
     m: usize,
@@ -248,25 +284,34 @@ fn gemm(
     csb: isize,
 ) -> Vec<f32> {
     let mut c = vec![0.0f32; m * n];
-    // SAFETY: the callers pass slices holding every element the strides address.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let rows = m.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        for (i, block) in c.chunks_mut(rows * n).enumerate() {
+            s.spawn(move || {
+                // SAFETY: the callers pass slices holding every element the strides address;
+                // this block's rows of A start `i * rows` rows in.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        block.len() / n,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr().offset((i * rows) as isize * rsa),
+                        rsa,
+                        csa,
+                        b.as_ptr(),
+                        rsb,
+                        csb,
+                        0.0,
+                        block.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    );
+                }
+            });
+        }
+    });
     c
 }
 

@@ -1,6 +1,7 @@
 //! `fovea`: the command line of the Fovea CNN framework.
 
 mod bench;
+mod suite;
 
 use clap::{Parser, Subcommand};
 use fovea_cli::run::Which;

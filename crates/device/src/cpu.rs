@@ -4,8 +4,9 @@
 //! they share.
 
 use crate::error::Result;
-use crate::storage::{CpuBuf, Storage};
-use std::sync::{Arc, RwLock};
+use crate::storage::{CpuBuf, HostVec, Storage};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The CPU reference backend.
 #[derive(Debug, Default)]
@@ -13,42 +14,96 @@ pub(crate) struct Cpu;
 
 /// Host storage holding `v`.
 pub(crate) fn store(v: Vec<f32>) -> Storage {
-    Storage::Cpu(Arc::new(RwLock::new(v)))
+    Storage::Cpu(Arc::new(RwLock::new(HostVec(v))))
 }
 
 /// Reads host storage (an error for a GPU buffer).
-pub(crate) fn read(s: &Storage) -> Result<std::sync::RwLockReadGuard<'_, Vec<f32>>> {
+pub(crate) fn read(s: &Storage) -> Result<std::sync::RwLockReadGuard<'_, HostVec>> {
     let buf: &CpuBuf = s.cpu()?;
     Ok(buf.read().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Writes host storage in place (an error for a GPU buffer).
-pub(crate) fn write(s: &Storage) -> Result<std::sync::RwLockWriteGuard<'_, Vec<f32>>> {
+pub(crate) fn write(s: &Storage) -> Result<std::sync::RwLockWriteGuard<'_, HostVec>> {
     let buf: &CpuBuf = s.cpu()?;
     Ok(buf.write().unwrap_or_else(|e| e.into_inner()))
 }
 
-/// Offsets of every element of `shape` (row-major order) under each stride vector.
-///
-/// The offsets of the outer dimensions advance like an odometer; the innermost dimension is
-/// a tight loop.
-pub(crate) fn strided_offsets(shape: &[usize], strides: &[&[usize]]) -> Vec<Vec<usize>> {
+/// Vectors of arrays that were dropped, by length, kept for the next op of that length:
+/// a training step makes the same sizes every step, and fresh large allocations cost page
+/// faults. Like an allocator's free lists, it never changes a result.
+struct Spare {
+    by_len: HashMap<usize, Vec<Vec<f32>>>,
+    bytes: usize,
+}
+
+static SPARE: Mutex<Option<Spare>> = Mutex::new(None);
+
+/// Most bytes kept in spare vectors.
+const SPARE_BYTES: usize = 256 << 20;
+
+/// Shortest vector worth keeping (smaller ones are cheap to allocate).
+const SPARE_MIN_LEN: usize = 1 << 12;
+
+/// Keeps `v` for reuse when it is worth it and the spare vectors have room.
+pub(crate) fn recycle(v: Vec<f32>) {
+    let len = v.len();
+    if len < SPARE_MIN_LEN || len != v.capacity() {
+        return;
+    }
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    let spare = spare.get_or_insert_with(|| Spare {
+        by_len: HashMap::new(),
+        bytes: 0,
+    });
+    if spare.bytes + len * 4 <= SPARE_BYTES {
+        spare.bytes += len * 4;
+        spare.by_len.entry(len).or_default().push(v);
+    }
+}
+
+/// A vector of `len` values for an op to overwrite entirely (a spare one when there is
+/// one; its contents are unspecified).
+pub(crate) fn output(len: usize) -> Vec<f32> {
+    if len >= SPARE_MIN_LEN {
+        let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(spare) = spare.as_mut() {
+            if let Some(v) = spare.by_len.get_mut(&len).and_then(Vec::pop) {
+                spare.bytes -= len * 4;
+                return v;
+            }
+        }
+    }
+    vec![0.0; len]
+}
+
+/// A vector of `len` copies of `value`.
+pub(crate) fn filled(len: usize, value: f32) -> Vec<f32> {
+    let mut v = output(len);
+    v.fill(value);
+    v
+}
+
+/// Calls `row(first, bases)` for each innermost row of `shape` in row-major order: `first`
+/// is the row's first element, `bases[k]` its first offset under `strides[k]`; along the row,
+/// operand `k` advances by its last stride. The outer offsets advance like an odometer.
+pub(crate) fn strided_rows(
+    shape: &[usize],
+    strides: &[&[usize]],
+    mut row: impl FnMut(usize, &[usize]),
+) {
     let n: usize = shape.iter().product();
-    let mut out = vec![Vec::with_capacity(n); strides.len()];
     if n == 0 {
-        return out;
+        return;
     }
     let Some((&inner, outer)) = shape.split_last() else {
-        out.iter_mut().for_each(|o| o.push(0));
-        return out;
+        row(0, &vec![0; strides.len()]);
+        return;
     };
     let mut idx = vec![0usize; outer.len()];
     let mut cur = vec![0usize; strides.len()];
-    for _ in 0..n / inner {
-        for ((o, &c), s) in out.iter_mut().zip(&cur).zip(strides) {
-            let step = s[outer.len()];
-            o.extend((0..inner).map(|j| c + j * step));
-        }
+    for r in 0..n / inner {
+        row(r * inner, &cur);
         for d in (0..outer.len()).rev() {
             idx[d] += 1;
             if idx[d] < outer[d] {
@@ -63,7 +118,6 @@ pub(crate) fn strided_offsets(shape: &[usize], strides: &[&[usize]]) -> Vec<Vec<
             }
         }
     }
-    out
 }
 
 /// Whether `strides` are the row-major strides of `shape` (ignoring size-1 dimensions).
@@ -94,4 +148,109 @@ impl Cpu {
     pub(crate) fn download(&self, x: &Storage, len: usize) -> Result<Vec<f32>> {
         Ok(read(x)?[..len].to_vec())
     }
+}
+
+/// Runs `f(index, chunk)` on `data` cut into chunks of `chunk` elements: on rayon's pool
+/// natively, in order on the calling thread in wasm.
+pub(crate) fn par_chunks<T: Send>(
+    data: &mut [T],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
+    let chunk = chunk.max(1);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    }
+    #[cfg(target_arch = "wasm32")]
+    data.chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, c)| f(i, c));
+}
+
+/// [`par_chunks`] over two slices cut alike (`chunk` elements of each per index).
+pub(crate) fn par_chunks2<T: Send>(
+    a: &mut [T],
+    b: &mut [T],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T], &mut [T]) + Send + Sync,
+) {
+    let chunk = chunk.max(1);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        a.par_chunks_mut(chunk)
+            .zip(b.par_chunks_mut(chunk))
+            .enumerate()
+            .for_each(|(i, (x, y))| f(i, x, y));
+    }
+    #[cfg(target_arch = "wasm32")]
+    a.chunks_mut(chunk)
+        .zip(b.chunks_mut(chunk))
+        .enumerate()
+        .for_each(|(i, (x, y))| f(i, x, y));
+}
+
+/// The elementwise sum over `items` of what `f(item, acc)` adds into a zeroed `acc` of `len`
+/// values: each worker sums into its own buffer, and the buffers are added at the end.
+pub(crate) fn par_sum(
+    items: usize,
+    len: usize,
+    f: impl Fn(usize, &mut [f32]) + Send + Sync,
+) -> Vec<f32> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..items)
+            .into_par_iter()
+            .fold(
+                || vec![0.0f32; len],
+                |mut acc, i| {
+                    f(i, &mut acc);
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0.0f32; len],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            )
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut acc = vec![0.0f32; len];
+        (0..items).for_each(|i| f(i, &mut acc));
+        acc
+    }
+}
+
+/// How many cores the CPU backend spreads work over (1 in wasm).
+pub(crate) fn cores() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    return rayon::current_num_threads();
+    #[cfg(target_arch = "wasm32")]
+    1
+}
+
+/// Runs `f` with this thread's scratch buffer of at least `len` values (contents
+/// unspecified), reused across calls so steady-state ops do not allocate it again.
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => {
+            if s.len() < len {
+                s.resize(len, 0.0);
+            }
+            f(&mut s[..len])
+        }
+        // in use further up this thread's stack (a task stolen while waiting): a fresh one
+        Err(_) => f(&mut vec![0.0; len]),
+    })
 }

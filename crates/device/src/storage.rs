@@ -4,8 +4,33 @@ use crate::error::{Error, Result};
 use crate::gpu::buffer_pool::PooledBuffer;
 use std::sync::{Arc, RwLock};
 
-/// Host memory of the CPU reference backend.
-pub(crate) type CpuBuf = Arc<RwLock<Vec<f32>>>;
+/// Host memory of the CPU backend.
+pub(crate) type CpuBuf = Arc<RwLock<HostVec>>;
+
+/// The values of a CPU array. When the last array using them is dropped, the vector goes
+/// back to the CPU backend's spare vectors ([`crate::cpu::recycle`]) for the next op of its
+/// length, so a training step's steady state does not allocate.
+#[derive(Debug, Default)]
+pub(crate) struct HostVec(pub(crate) Vec<f32>);
+
+impl std::ops::Deref for HostVec {
+    type Target = Vec<f32>;
+    fn deref(&self) -> &Vec<f32> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for HostVec {
+    fn deref_mut(&mut self) -> &mut Vec<f32> {
+        &mut self.0
+    }
+}
+
+impl Drop for HostVec {
+    fn drop(&mut self) {
+        crate::cpu::recycle(std::mem::take(&mut self.0));
+    }
+}
 
 /// Where an array's elements live. Cloning shares the memory.
 #[derive(Clone, Debug)]

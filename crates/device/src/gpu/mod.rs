@@ -172,6 +172,8 @@ pub struct Engine {
     binding_cap: usize,
     conv_algo: ConvAlgo,
     matmul_tile: crate::MatmulTile,
+    /// compute dispatches recorded since the device opened
+    dispatched: std::sync::atomic::AtomicU64,
 }
 
 /// Which variant of the GEMM core (matmul and the implicit-GEMM convolutions) the engine
@@ -321,6 +323,7 @@ impl Engine {
             binding_cap: opts.binding_cap.unwrap_or(usize::MAX).max(1024),
             conv_algo: opts.conv.unwrap_or(ConvAlgo::Im2col),
             matmul_tile: opts.matmul_tile.unwrap_or(crate::MATMUL_TILE),
+            dispatched: Default::default(),
         })
     }
 
@@ -444,6 +447,11 @@ impl Engine {
     /// How convolutions are computed ([`GpuOptions::conv`]).
     pub fn conv_algo(&self) -> ConvAlgo {
         self.conv_algo
+    }
+
+    /// Compute dispatches recorded since the device opened (for dispatches per step).
+    pub fn dispatch_count(&self) -> u64 {
+        self.dispatched.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The GEMM core's tiling this device opened with.
@@ -588,6 +596,8 @@ impl Engine {
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         }
         b.dispatches += 1;
+        self.dispatched
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if b.dispatches >= MAX_BATCH {
             self.submit(&mut b);
         }

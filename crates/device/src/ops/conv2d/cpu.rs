@@ -2,13 +2,14 @@
 //!
 //! Each image and group is unfolded into columns (`im2col`: one row per (channel, kernel
 //! row, kernel column), one column per output pixel), so all three passes become one matrix
-//! product on the blocked `matrixmultiply` kernels. The direct loops over the definition stay
-//! in the tests as the oracle.
+//! product on the `gemm` crate's blocked kernels. A batch spreads its images over the cores
+//! (each with its own column buffer, kept between calls); a single image spreads its GEMM
+//! instead. The direct loops over the definition stay in the tests as the oracle.
 
 use super::Conv2dGeom;
-use crate::cpu::{read, store, Cpu};
+use crate::cpu::{cores, filled, par_chunks, par_sum, read, store, with_scratch, Cpu};
 use crate::error::Result;
-use crate::ops::matmul::{gemm, MatRef};
+use crate::ops::matmul::{gemm, MatRef, Threads};
 use crate::storage::Storage;
 
 /// Rows of a group's column matrix: `C_in / groups * KH * KW`.
@@ -16,15 +17,24 @@ fn col_rows(g: &Conv2dGeom) -> usize {
     g.c_in / g.groups * g.kh * g.kw
 }
 
-/// Unfolds image `n`, group `grp` of `x` into `col` (`col_rows x OH*OW`, zero where the
-/// kernel reads padding).
-fn im2col(x: &[f32], g: &Conv2dGeom, n: usize, grp: usize, col: &mut [f32]) {
+/// The output columns `ox` whose input column `ox * stride + shift` lies inside `0..w`
+/// (stride 1).
+fn inside(g: &Conv2dGeom, shift: isize) -> (usize, usize) {
+    let lo = (-shift).clamp(0, g.ow as isize) as usize;
+    let hi = (g.w as isize - shift).clamp(0, g.ow as isize) as usize;
+    (lo, hi)
+}
+
+/// Unfolds group `grp` of one image `x` (`[C_in, H, W]`) into `col` (`col_rows x OH*OW`,
+/// zero where the kernel reads padding).
+fn im2col(x: &[f32], g: &Conv2dGeom, grp: usize, col: &mut [f32]) {
     let (cig, plane) = (g.c_in / g.groups, g.oh * g.ow);
     for ci in 0..cig {
-        let x_plane = &x[((n * g.c_in + grp * cig + ci) * g.h * g.w)..][..g.h * g.w];
+        let x_plane = &x[((grp * cig + ci) * g.h * g.w)..][..g.h * g.w];
         for ky in 0..g.kh {
             for kx in 0..g.kw {
                 let row = &mut col[((ci * g.kh + ky) * g.kw + kx) * plane..][..plane];
+                let shift = (kx * g.dilation.1) as isize - g.padding.1 as isize;
                 for oy in 0..g.oh {
                     let out = &mut row[oy * g.ow..][..g.ow];
                     let Some(iy) = g.in_row(oy, ky) else {
@@ -34,14 +44,11 @@ fn im2col(x: &[f32], g: &Conv2dGeom, n: usize, grp: usize, col: &mut [f32]) {
                     let src = &x_plane[iy * g.w..][..g.w];
                     if g.stride.1 == 1 {
                         // a shifted copy of the row, zeros where it falls off either edge
-                        let shift = (kx * g.dilation.1) as isize - g.padding.1 as isize;
-                        for (ox, v) in out.iter_mut().enumerate() {
-                            let ix = ox as isize + shift;
-                            *v = if ix >= 0 && (ix as usize) < g.w {
-                                src[ix as usize]
-                            } else {
-                                0.0
-                            };
+                        let (lo, hi) = inside(g, shift);
+                        out.fill(0.0);
+                        if lo < hi {
+                            let from = (lo as isize + shift) as usize;
+                            out[lo..hi].copy_from_slice(&src[from..from + hi - lo]);
                         }
                     } else {
                         for (ox, v) in out.iter_mut().enumerate() {
@@ -54,20 +61,34 @@ fn im2col(x: &[f32], g: &Conv2dGeom, n: usize, grp: usize, col: &mut [f32]) {
     }
 }
 
-/// Adds the columns `col` back onto image `n`, group `grp` of `gx` (the adjoint of
-/// [`im2col`]).
-fn col2im(col: &[f32], g: &Conv2dGeom, n: usize, grp: usize, gx: &mut [f32]) {
+/// Adds the columns `col` back onto group `grp` of one image's gradient `gx` (`[C_in, H, W]`;
+/// the adjoint of [`im2col`]).
+fn col2im(col: &[f32], g: &Conv2dGeom, grp: usize, gx: &mut [f32]) {
     let (cig, plane) = (g.c_in / g.groups, g.oh * g.ow);
     for ci in 0..cig {
-        let gx_plane = &mut gx[((n * g.c_in + grp * cig + ci) * g.h * g.w)..][..g.h * g.w];
+        let gx_plane = &mut gx[((grp * cig + ci) * g.h * g.w)..][..g.h * g.w];
         for ky in 0..g.kh {
             for kx in 0..g.kw {
                 let row = &col[((ci * g.kh + ky) * g.kw + kx) * plane..][..plane];
+                let shift = (kx * g.dilation.1) as isize - g.padding.1 as isize;
                 for oy in 0..g.oh {
                     let Some(iy) = g.in_row(oy, ky) else { continue };
-                    for ox in 0..g.ow {
-                        if let Some(ix) = g.in_col(ox, kx) {
-                            gx_plane[iy * g.w + ix] += row[oy * g.ow + ox];
+                    let src = &row[oy * g.ow..][..g.ow];
+                    let dst = &mut gx_plane[iy * g.w..][..g.w];
+                    if g.stride.1 == 1 {
+                        let (lo, hi) = inside(g, shift);
+                        if lo < hi {
+                            let from = (lo as isize + shift) as usize;
+                            let dst = &mut dst[from..from + hi - lo];
+                            for (d, v) in dst.iter_mut().zip(&src[lo..hi]) {
+                                *d += v;
+                            }
+                        }
+                    } else {
+                        for (ox, v) in src.iter().enumerate() {
+                            if let Some(ix) = g.in_col(ox, kx) {
+                                dst[ix] += v;
+                            }
                         }
                     }
                 }
@@ -76,20 +97,42 @@ fn col2im(col: &[f32], g: &Conv2dGeom, n: usize, grp: usize, gx: &mut [f32]) {
     }
 }
 
+/// Whether to spread a convolution's images over the cores (each image's GEMM then runs on
+/// one thread), rather than run images in turn with each GEMM spread over the cores.
+fn by_image(g: &Conv2dGeom) -> (bool, Threads) {
+    let many = g.n >= 2 * cores();
+    (many, if many { Threads::One } else { Threads::Many })
+}
+
 /// `y[n, co, oy, ox] = b[co] + sum_{ci, ky, kx} w[co, ci, ky, kx] x[n, g*cig + ci, iy, ix]`.
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv2dGeom) -> Vec<f32> {
     let (plane, cog, k) = (g.oh * g.ow, g.c_out / g.groups, col_rows(g));
-    let mut y: Vec<f32> = (0..g.n * g.c_out * plane)
-        .map(|i| bias.map_or(0.0, |b| b[i / plane % g.c_out]))
-        .collect();
-    let mut col = vec![0.0; k * plane];
-    for n in 0..g.n {
-        for grp in 0..g.groups {
-            im2col(x, g, n, grp, &mut col);
-            let wg = MatRef::dense(w, grp * cog * k, cog, k);
-            let y_off = (n * g.c_out + grp * cog) * plane;
-            gemm(wg, MatRef::dense(&col, 0, k, plane), 1.0, &mut y, y_off);
+    let mut y = filled(g.n * g.c_out * plane, 0.0);
+    let (per_image, threads) = by_image(g);
+    let image = |n: usize, y: &mut [f32]| {
+        if let Some(b) = bias {
+            for (co, out) in y.chunks_mut(plane).enumerate() {
+                out.fill(b[co]);
+            }
         }
+        let x = &x[n * g.c_in * g.h * g.w..][..g.c_in * g.h * g.w];
+        with_scratch(k * plane, |col| {
+            for grp in 0..g.groups {
+                im2col(x, g, grp, col);
+                let wg = MatRef::dense(w, grp * cog * k, cog, k);
+                let beta = if bias.is_some() { 1.0 } else { 0.0 };
+                let cols = MatRef::dense(col, 0, k, plane);
+                gemm(wg, cols, beta, y, grp * cog * plane, threads);
+            }
+        });
+    };
+    let len = g.c_out * plane;
+    if per_image {
+        par_chunks(&mut y, len, image);
+    } else {
+        y.chunks_mut(len.max(1))
+            .enumerate()
+            .for_each(|(n, y)| image(n, y));
     }
     y
 }
@@ -97,15 +140,25 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv2dGeom) -> Ve
 /// Gradient w.r.t. the input of `sum(y * grad_y)`.
 pub fn backward_data(grad_y: &[f32], w: &[f32], g: &Conv2dGeom) -> Vec<f32> {
     let (plane, cog, k) = (g.oh * g.ow, g.c_out / g.groups, col_rows(g));
-    let mut gx = vec![0.0; g.n * g.c_in * g.h * g.w];
-    let mut col = vec![0.0; k * plane];
-    for n in 0..g.n {
-        for grp in 0..g.groups {
-            let wg = MatRef::dense(w, grp * cog * k, cog, k);
-            let gy = MatRef::dense(grad_y, (n * g.c_out + grp * cog) * plane, cog, plane);
-            gemm(wg.t(), gy, 0.0, &mut col, 0);
-            col2im(&col, g, n, grp, &mut gx);
-        }
+    let mut gx = filled(g.n * g.c_in * g.h * g.w, 0.0);
+    let (per_image, threads) = by_image(g);
+    let image = |n: usize, gx: &mut [f32]| {
+        with_scratch(k * plane, |col| {
+            for grp in 0..g.groups {
+                let wg = MatRef::dense(w, grp * cog * k, cog, k);
+                let gy = MatRef::dense(grad_y, (n * g.c_out + grp * cog) * plane, cog, plane);
+                gemm(wg.t(), gy, 0.0, col, 0, threads);
+                col2im(col, g, grp, gx);
+            }
+        });
+    };
+    let len = g.c_in * g.h * g.w;
+    if per_image {
+        par_chunks(&mut gx, len, image);
+    } else {
+        gx.chunks_mut(len.max(1))
+            .enumerate()
+            .for_each(|(n, gx)| image(n, gx));
     }
     gx
 }
@@ -113,22 +166,25 @@ pub fn backward_data(grad_y: &[f32], w: &[f32], g: &Conv2dGeom) -> Vec<f32> {
 /// Gradient w.r.t. the weight of `sum(y * grad_y)`.
 pub fn backward_weight(x: &[f32], grad_y: &[f32], g: &Conv2dGeom) -> Vec<f32> {
     let (plane, cog, k) = (g.oh * g.ow, g.c_out / g.groups, col_rows(g));
-    let mut gw = vec![0.0; g.c_out * k];
-    let mut col = vec![0.0; k * plane];
-    for n in 0..g.n {
-        for grp in 0..g.groups {
-            im2col(x, g, n, grp, &mut col);
-            let gy = MatRef::dense(grad_y, (n * g.c_out + grp * cog) * plane, cog, plane);
-            gemm(
-                gy,
-                MatRef::dense(&col, 0, k, plane).t(),
-                1.0,
-                &mut gw,
-                grp * cog * k,
-            );
-        }
+    let (per_image, threads) = by_image(g);
+    let image = |n: usize, gw: &mut [f32]| {
+        let x = &x[n * g.c_in * g.h * g.w..][..g.c_in * g.h * g.w];
+        with_scratch(k * plane, |col| {
+            for grp in 0..g.groups {
+                im2col(x, g, grp, col);
+                let gy = MatRef::dense(grad_y, (n * g.c_out + grp * cog) * plane, cog, plane);
+                let cols = MatRef::dense(col, 0, k, plane).t();
+                gemm(gy, cols, 1.0, gw, grp * cog * k, threads);
+            }
+        });
+    };
+    if per_image {
+        par_sum(g.n, g.c_out * k, image)
+    } else {
+        let mut gw = vec![0.0; g.c_out * k];
+        (0..g.n).for_each(|n| image(n, &mut gw));
+        gw
     }
-    gw
 }
 
 impl Cpu {
@@ -143,7 +199,7 @@ impl Cpu {
         Ok(store(forward(
             &read(x)?,
             &read(w)?,
-            b.as_deref().map(Vec::as_slice),
+            b.as_deref().map(|v| v.as_slice()),
             g,
         )))
     }
@@ -220,6 +276,9 @@ mod tests {
             (1, 4, 9, 8, 6, (3, 2), (2, 1), (0, 2), (1, 2), 2),
             (3, 2, 5, 5, 2, (5, 5), (1, 1), (2, 2), (1, 1), 1),
             (2, 6, 6, 7, 6, (1, 3), (1, 2), (1, 0), (2, 1), 3),
+            // enough images to spread them over the cores, and padding wider than the output
+            (5, 3, 6, 6, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+            (4, 2, 2, 2, 3, (3, 3), (1, 1), (4, 4), (1, 1), 1),
         ];
         for (n, c_in, h, w, c_out, (kh, kw), stride, padding, dilation, groups) in cases {
             let out = |len: usize, k: usize, s: usize, p: usize, d: usize| {

@@ -1,7 +1,7 @@
 //! CPU reference of softmax cross-entropy: each row's loss and gradient in one pass.
 
 use super::CrossEntropyGeom;
-use crate::cpu::{read, store, Cpu};
+use crate::cpu::{filled, read, store, Cpu};
 use crate::error::Result;
 use crate::storage::Storage;
 
@@ -9,8 +9,8 @@ use crate::storage::Storage;
 /// sum). An ignored row gives 0 and 0; a label that is not a class index gives NaN.
 fn rows(logits: &[f32], labels: &[f32], g: &CrossEntropyGeom) -> (Vec<f32>, Vec<f32>) {
     let c = g.classes;
-    let mut loss = vec![0.0; g.rows];
-    let mut grad = vec![0.0; g.rows * c];
+    let mut loss = filled(g.rows, 0.0);
+    let mut grad = filled(g.rows * c, 0.0);
     for r in 0..g.rows {
         let z = &logits[r * c..(r + 1) * c];
         let gr = &mut grad[r * c..(r + 1) * c];

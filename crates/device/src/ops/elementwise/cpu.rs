@@ -1,7 +1,7 @@
 //! CPU reference of the elementwise ops: one loop over the output, strided reads.
 
 use super::{BinaryOp, Broadcast, UnaryOp};
-use crate::cpu::{is_contiguous, read, store, strided_offsets, Cpu};
+use crate::cpu::{is_contiguous, output, par_chunks, read, store, strided_rows, Cpu};
 use crate::error::Result;
 use crate::storage::Storage;
 
@@ -49,11 +49,20 @@ fn binary_ref(op: BinaryOp, a: f32, b: f32) -> f32 {
     }
 }
 
+/// Elements per task when an elementwise op is spread over the cores.
+const CHUNK: usize = 1 << 15;
+
 impl Cpu {
     pub(crate) fn unary(&self, op: UnaryOp, x: &Storage, len: usize) -> Result<Storage> {
-        Ok(store(
-            read(x)?[..len].iter().map(|&v| unary_ref(op, v)).collect(),
-        ))
+        let x = read(x)?;
+        let mut out = output(len);
+        par_chunks(&mut out, CHUNK, |c, out| {
+            let x = &x[c * CHUNK..][..out.len()];
+            out.iter_mut()
+                .zip(x)
+                .for_each(|(o, &v)| *o = unary_ref(op, v));
+        });
+        Ok(store(out))
     }
 
     pub(crate) fn binary(
@@ -65,19 +74,26 @@ impl Cpu {
     ) -> Result<Storage> {
         let (a, b) = (read(a)?, read(b)?);
         let len: usize = bc.shape.iter().product();
+        let mut out = output(len);
         let dense = |s: &[usize]| is_contiguous(&bc.shape, s);
         if dense(&bc.strides[0]) && dense(&bc.strides[1]) {
-            let out = a[..len].iter().zip(&b[..len]);
-            return Ok(store(out.map(|(&x, &y)| binary_ref(op, x, y)).collect()));
+            par_chunks(&mut out, CHUNK, |c, out| {
+                let (a, b) = (&a[c * CHUNK..][..out.len()], &b[c * CHUNK..][..out.len()]);
+                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                    *o = binary_ref(op, x, y);
+                }
+            });
+            return Ok(store(out));
         }
-        let offs = strided_offsets(&bc.shape, &[&bc.strides[0], &bc.strides[1]]);
-        Ok(store(
-            offs[0]
-                .iter()
-                .zip(&offs[1])
-                .map(|(&i, &j)| binary_ref(op, a[i], b[j]))
-                .collect(),
-        ))
+        let (sa, sb) = (&bc.strides[0], &bc.strides[1]);
+        let (ia, ib) = (*sa.last().unwrap_or(&0), *sb.last().unwrap_or(&0));
+        let inner = *bc.shape.last().unwrap_or(&1);
+        strided_rows(&bc.shape, &[sa, sb], |first, base| {
+            for (j, o) in out[first..first + inner].iter_mut().enumerate() {
+                *o = binary_ref(op, a[base[0] + j * ia], b[base[1] + j * ib]);
+            }
+        });
+        Ok(store(out))
     }
 
     pub(crate) fn select(
@@ -89,16 +105,15 @@ impl Cpu {
     ) -> Result<Storage> {
         let (c, a, b) = (read(cond)?, read(a)?, read(b)?);
         let s: Vec<&[usize]> = bc.strides.iter().map(Vec::as_slice).collect();
-        let offs = strided_offsets(&bc.shape, &s);
-        let out = (0..offs[0].len())
-            .map(|e| {
-                if c[offs[0][e]] != 0.0 {
-                    a[offs[1][e]]
-                } else {
-                    b[offs[2][e]]
-                }
-            })
-            .collect();
+        let step: Vec<usize> = s.iter().map(|s| *s.last().unwrap_or(&0)).collect();
+        let inner = *bc.shape.last().unwrap_or(&1);
+        let mut out = output(bc.shape.iter().product());
+        strided_rows(&bc.shape, &s, |first, base| {
+            for (j, o) in out[first..first + inner].iter_mut().enumerate() {
+                let at = |k: usize| base[k] + j * step[k];
+                *o = if c[at(0)] != 0.0 { a[at(1)] } else { b[at(2)] };
+            }
+        });
         Ok(store(out))
     }
 }

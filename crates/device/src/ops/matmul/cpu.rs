@@ -1,5 +1,6 @@
-//! Matrix product for the CPU backend, on the `matrixmultiply` crate's blocked kernels
-//! (threaded on native targets).
+//! Matrix product for the CPU backend, on the `matrixmultiply` crate's blocked kernels; a
+//! large product is cut into row blocks, one per core (rayon's pool natively, one thread in
+//! wasm), and a product inside an op that is already parallel stays on its thread.
 
 use super::MatmulDims;
 use crate::cpu::{read, store, Cpu};
@@ -9,7 +10,7 @@ use crate::storage::Storage;
 /// A row-major view of a matrix inside a slice: `rows x cols`, element `(i, j)` at
 /// `offset + i * row_stride + j * col_stride`.
 #[derive(Clone, Copy, Debug)]
-pub struct MatRef<'a> {
+pub(crate) struct MatRef<'a> {
     /// the storage
     pub data: &'a [f32],
     /// first element
@@ -26,7 +27,7 @@ pub struct MatRef<'a> {
 
 impl<'a> MatRef<'a> {
     /// A dense row-major `rows x cols` matrix at `offset`.
-    pub fn dense(data: &'a [f32], offset: usize, rows: usize, cols: usize) -> Self {
+    pub(crate) fn dense(data: &'a [f32], offset: usize, rows: usize, cols: usize) -> Self {
         Self {
             data,
             offset,
@@ -38,7 +39,7 @@ impl<'a> MatRef<'a> {
     }
 
     /// The transpose, as a view of the same storage.
-    pub fn t(self) -> Self {
+    pub(crate) fn t(self) -> Self {
         Self {
             rows: self.cols,
             cols: self.rows,
@@ -56,11 +57,31 @@ impl<'a> MatRef<'a> {
     }
 }
 
+/// Whether a GEMM may spread over every core or must stay on the calling thread (inside an
+/// op that is already parallel over images).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// the calling thread only
+    One,
+    /// every core, when the product is large enough to pay for it
+    Many,
+}
+
+/// Multiply-adds below which a product stays on one thread.
+const PARALLEL_MACS: usize = 1 << 18;
+
 /// `c[offset..offset + a.rows * b.cols] = beta * c + a @ b`, with `c` dense row-major.
 ///
 /// # Panics
 /// If the inner dimensions differ or a view reaches past its slice (a bug in the caller).
-pub fn gemm(a: MatRef, b: MatRef, beta: f32, c: &mut [f32], c_offset: usize) {
+pub(crate) fn gemm(
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    c: &mut [f32],
+    c_offset: usize,
+    threads: Threads,
+) {
     assert_eq!(a.cols, b.rows, "gemm inner dimensions");
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
@@ -77,8 +98,56 @@ pub fn gemm(a: MatRef, b: MatRef, beta: f32, c: &mut [f32], c_offset: usize) {
         a.last_index() < a.data.len() && b.last_index() < b.data.len(),
         "gemm input out of range"
     );
-    // SAFETY: the asserts above keep every element the strides reach inside the slices, and
-    // `c` is borrowed mutably, so it aliases neither input.
+    let c = &mut c[c_offset..c_offset + m * n];
+    let cores = crate::cpu::cores();
+    if threads == Threads::One || m * n * k < PARALLEL_MACS || cores == 1 {
+        return sgemm(a, b, beta, c);
+    }
+    if m >= 2 * cores {
+        // Rows of C in one block per core, each an independent single-threaded product.
+        let rows = m.div_ceil(cores);
+        crate::cpu::par_chunks(c, rows * n, |i, block| {
+            let a_rows = MatRef {
+                offset: a.offset + i * rows * a.row_stride,
+                rows: block.len() / n,
+                ..a
+            };
+            sgemm(a_rows, b, beta, block);
+        });
+        return;
+    }
+    // Few rows (a batch of one through a linear layer): blocks of columns, each computed
+    // into its own buffer and copied into place.
+    let cols = n.div_ceil(cores);
+    let mut blocks = vec![0.0f32; m * n];
+    crate::cpu::par_chunks(&mut blocks, m * cols, |j, block| {
+        let (n0, w) = (j * cols, block.len() / m);
+        if beta != 0.0 {
+            for (r, row) in block.chunks_mut(w).enumerate() {
+                row.copy_from_slice(&c[r * n + n0..][..w]);
+            }
+        }
+        let b_cols = MatRef {
+            offset: b.offset + n0 * b.col_stride,
+            cols: w,
+            ..b
+        };
+        sgemm(a, b_cols, beta, block);
+    });
+    for (j, block) in blocks.chunks(m * cols).enumerate() {
+        let (n0, w) = (j * cols, block.len() / m);
+        for (r, row) in block.chunks(w).enumerate() {
+            c[r * n + n0..][..w].copy_from_slice(row);
+        }
+    }
+}
+
+/// `c = beta * c + a @ b` on the calling thread (`c` dense, exactly `a.rows * b.cols`).
+fn sgemm(a: MatRef, b: MatRef, beta: f32, c: &mut [f32]) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    debug_assert_eq!(c.len(), m * n);
+    // SAFETY: the caller checked that every element the strides reach lies inside the
+    // slices, and `c` is borrowed mutably, so it aliases neither input.
     unsafe {
         matrixmultiply::sgemm(
             m,
@@ -92,7 +161,7 @@ pub fn gemm(a: MatRef, b: MatRef, beta: f32, c: &mut [f32], c_offset: usize) {
             b.row_stride as isize,
             b.col_stride as isize,
             beta,
-            c.as_mut_ptr().add(c_offset),
+            c.as_mut_ptr(),
             n as isize,
             1,
         );
@@ -102,7 +171,7 @@ pub fn gemm(a: MatRef, b: MatRef, beta: f32, c: &mut [f32], c_offset: usize) {
 impl Cpu {
     pub(crate) fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
         let (a, b) = (read(a)?, read(b)?);
-        let mut c = vec![0.0f32; d.batch * d.m * d.n];
+        let mut c = crate::cpu::filled(d.batch * d.m * d.n, 0.0);
         for p in 0..d.batch {
             let a_view = if d.trans_a {
                 MatRef::dense(&a, p * d.a_stride, d.k, d.m).t()
@@ -114,7 +183,7 @@ impl Cpu {
             } else {
                 MatRef::dense(&b, p * d.b_stride, d.k, d.n)
             };
-            gemm(a_view, b_view, 0.0, &mut c, p * d.m * d.n);
+            gemm(a_view, b_view, 0.0, &mut c, p * d.m * d.n, Threads::Many);
         }
         Ok(store(c))
     }
@@ -123,6 +192,35 @@ impl Cpu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Products large enough to be cut over the cores, by rows and (one row) by columns,
+    /// with and without accumulating into C, against the definition.
+    #[test]
+    fn parallel_blocks_match_the_definition() {
+        for (m, k, n) in [(200, 80, 90), (1, 3000, 301), (3, 500, 250)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.71).cos()).collect();
+            let c0: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32).collect();
+            for beta in [0.0, 1.0] {
+                let mut want = vec![0.0f32; m * n];
+                for i in 0..m {
+                    for j in 0..n {
+                        let dot: f32 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                        want[i * n + j] = beta * c0[i * n + j] + dot;
+                    }
+                }
+                let mut c = c0.clone();
+                let (av, bv) = (MatRef::dense(&a, 0, m, k), MatRef::dense(&b, 0, k, n));
+                gemm(av, bv, beta, &mut c, 0, Threads::Many);
+                for (i, (x, y)) in c.iter().zip(&want).enumerate() {
+                    assert!(
+                        (x - y).abs() <= 1e-3 * (1.0 + y.abs()),
+                        "{m}x{k}x{n} beta {beta}: element {i}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn gemm_matches_the_definition_with_transposes() {
@@ -142,6 +240,7 @@ mod tests {
             0.0,
             &mut c,
             0,
+            Threads::Many,
         );
         let close = |x: &[f32]| x.iter().zip(&want).all(|(p, q)| (p - q).abs() < 1e-5);
         assert!(close(&c));
@@ -153,6 +252,7 @@ mod tests {
             0.0,
             &mut c,
             0,
+            Threads::Many,
         );
         assert!(close(&c));
     }

@@ -6,7 +6,7 @@ mod cpu;
 pub(crate) mod gpu;
 mod gpu_split;
 
-pub(crate) use cpu::{gemm, MatRef};
+pub(crate) use cpu::{gemm, MatRef, Threads};
 pub use gpu::{MatmulTile, MATMUL_TILE};
 
 use crate::array::{checked_numel, Array};

@@ -1,7 +1,9 @@
-//! CPU reference of pooling: direct loops over each window.
+//! CPU pooling: each plane on its own core, each window's rows and columns clipped once.
+//! The iterator loops over the definition (`forward_reference`, `backward_reference`) stay
+//! as the oracle the fast loops are tested against.
 
 use super::{Pool2dGeom, PoolKind};
-use crate::cpu::{read, store, Cpu};
+use crate::cpu::{filled, output, par_chunks, par_chunks2, read, store, Cpu};
 use crate::error::Result;
 use crate::storage::Storage;
 
@@ -50,7 +52,8 @@ fn avg_divisor(g: &Pool2dGeom, (y0, y1): (isize, isize), (x0, x1): (isize, isize
 
 /// Pooling forward: the output, and for max pooling the plane-local index `iy * W + ix` of
 /// each window's maximum.
-fn forward(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<f32>) {
+#[cfg(test)]
+fn forward_reference(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<f32>) {
     let mut y = Vec::with_capacity(g.planes * g.oh * g.ow);
     let mut idx = Vec::new();
     for p in 0..g.planes {
@@ -89,7 +92,8 @@ fn forward(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<f32>) {
 
 /// Pooling backward: each output's gradient goes to its window's maximum (max pooling) or is
 /// spread evenly over its window (average pooling).
-fn backward(grad_y: &[f32], indices: &[f32], g: &Pool2dGeom) -> Vec<f32> {
+#[cfg(test)]
+fn backward_reference(grad_y: &[f32], indices: &[f32], g: &Pool2dGeom) -> Vec<f32> {
     let mut gx = vec![0.0; g.planes * g.h * g.w];
     for p in 0..g.planes {
         let gxp = &mut gx[p * g.h * g.w..(p + 1) * g.h * g.w];
@@ -114,6 +118,100 @@ fn backward(grad_y: &[f32], indices: &[f32], g: &Pool2dGeom) -> Vec<f32> {
     gx
 }
 
+/// The taps of a window along one axis that fall inside `0..size`: `(first, end, step)`.
+fn clipped((start, end, step): (isize, isize, isize), size: usize) -> (usize, usize, usize) {
+    let first = if start < 0 {
+        start + (-start).div_euclid(step) * step + if (-start) % step == 0 { 0 } else { step }
+    } else {
+        start
+    };
+    let end = end.min(size as isize);
+    (
+        first.max(0) as usize,
+        end.max(first.max(0)) as usize,
+        step as usize,
+    )
+}
+
+/// Pooling forward: the output, and for max pooling the plane-local index `iy * W + ix` of
+/// each window's maximum (ties keep the first; a NaN wins).
+fn forward(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<f32>) {
+    let out = g.oh * g.ow;
+    let max = g.kind == PoolKind::Max;
+    let mut y = output(g.planes * out);
+    let mut idx = output(if max { g.planes * out } else { 0 });
+    let plane = |p: usize, y: &mut [f32], idx: &mut [f32]| {
+        let xp = &x[p * g.h * g.w..][..g.h * g.w];
+        for oy in 0..g.oh {
+            let rows_w = window(g, oy, 0);
+            let (ys, ye, dy) = clipped(rows_w, g.h);
+            for ox in 0..g.ow {
+                let cols_w = window(g, ox, 1);
+                let (xs, xe, dx) = clipped(cols_w, g.w);
+                let o = oy * g.ow + ox;
+                if max {
+                    let (mut best, mut at) = (f32::NEG_INFINITY, None);
+                    for iy in (ys..ye).step_by(dy) {
+                        for ix in (xs..xe).step_by(dx) {
+                            let i = iy * g.w + ix;
+                            let v = xp[i];
+                            if at.is_none() || v > best || v.is_nan() {
+                                (best, at) = (v, Some(i));
+                            }
+                        }
+                    }
+                    y[o] = best;
+                    idx[o] = at.unwrap_or(0) as f32;
+                } else {
+                    let mut sum = 0.0f32;
+                    for iy in (ys..ye).step_by(dy) {
+                        for ix in (xs..xe).step_by(dx) {
+                            sum += xp[iy * g.w + ix];
+                        }
+                    }
+                    let (r, c) = ((rows_w.0, rows_w.1), (cols_w.0, cols_w.1));
+                    y[o] = sum / avg_divisor(g, r, c);
+                }
+            }
+        }
+    };
+    if max {
+        par_chunks2(&mut y, &mut idx, out, |p, y, idx| plane(p, y, idx));
+    } else {
+        par_chunks(&mut y, out, |p, y| plane(p, y, &mut []));
+    }
+    (y, idx)
+}
+
+/// Pooling backward: each output's gradient goes to its window's maximum (max pooling) or is
+/// spread evenly over its window (average pooling).
+fn backward(grad_y: &[f32], indices: &[f32], g: &Pool2dGeom) -> Vec<f32> {
+    let mut gx = filled(g.planes * g.h * g.w, 0.0);
+    par_chunks(&mut gx, g.h * g.w, |p, gxp| {
+        for oy in 0..g.oh {
+            let rows_w = window(g, oy, 0);
+            let (ys, ye, dy) = clipped(rows_w, g.h);
+            for ox in 0..g.ow {
+                let o = (p * g.oh + oy) * g.ow + ox;
+                if g.kind == PoolKind::Max {
+                    gxp[indices[o] as usize] += grad_y[o];
+                    continue;
+                }
+                let cols_w = window(g, ox, 1);
+                let (xs, xe, dx) = clipped(cols_w, g.w);
+                let (r, c) = ((rows_w.0, rows_w.1), (cols_w.0, cols_w.1));
+                let share = grad_y[o] / avg_divisor(g, r, c);
+                for iy in (ys..ye).step_by(dy) {
+                    for ix in (xs..xe).step_by(dx) {
+                        gxp[iy * g.w + ix] += share;
+                    }
+                }
+            }
+        }
+    });
+    gx
+}
+
 impl Cpu {
     pub(crate) fn pool2d(&self, x: &Storage, g: &Pool2dGeom) -> Result<(Storage, Option<Storage>)> {
         let (y, idx) = forward(&read(x)?, g);
@@ -129,5 +227,87 @@ impl Cpu {
         let idx = indices.map(read).transpose()?;
         let idx: &[f32] = idx.as_deref().map_or(&[], |v| v.as_slice());
         Ok(store(backward(&read(grad_y)?, idx, g)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The clipped, per-plane loops give exactly what the definition's loops give, for every
+    /// kind of pooling, with padding, dilation, ceil-mode windows and NaNs.
+    #[test]
+    fn fast_loops_match_the_definition() {
+        let mut seed = 7u32;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let avg = |count_include_pad, divisor| PoolKind::Avg {
+            count_include_pad,
+            divisor,
+        };
+        // (kind, h, w, oh, ow, kernel, stride, padding, dilation)
+        let cases = [
+            (PoolKind::Max, 8, 8, 4, 4, (2, 2), (2, 2), (0, 0), (1, 1)),
+            (PoolKind::Max, 7, 9, 4, 5, (3, 3), (2, 2), (1, 1), (1, 1)),
+            (PoolKind::Max, 9, 9, 3, 4, (3, 2), (3, 2), (1, 1), (2, 2)),
+            (avg(true, None), 7, 7, 4, 4, (3, 3), (2, 2), (1, 1), (1, 1)),
+            (avg(false, None), 7, 7, 4, 4, (3, 3), (2, 2), (1, 1), (1, 1)),
+            (
+                avg(true, Some(5)),
+                6,
+                6,
+                3,
+                3,
+                (2, 2),
+                (2, 2),
+                (0, 0),
+                (1, 1),
+            ),
+            (
+                PoolKind::AdaptiveAvg,
+                7,
+                5,
+                3,
+                2,
+                (0, 0),
+                (0, 0),
+                (0, 0),
+                (0, 0),
+            ),
+        ];
+        for (kind, h, w, oh, ow, kernel, stride, padding, dilation) in cases {
+            let g = Pool2dGeom {
+                kind,
+                planes: 5,
+                h,
+                w,
+                oh,
+                ow,
+                kernel,
+                stride,
+                padding,
+                dilation,
+            };
+            let mut x: Vec<f32> = (0..g.planes * h * w).map(|_| rnd()).collect();
+            x[3] = f32::NAN;
+            let (y, idx) = forward(&x, &g);
+            let (want_y, want_idx) = forward_reference(&x, &g);
+            let same = |a: &[f32], b: &[f32]| {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(p, q)| p == q || p.is_nan() && q.is_nan())
+            };
+            assert!(same(&y, &want_y), "{g:?}: forward");
+            if kind == PoolKind::Max {
+                assert_eq!(idx, want_idx, "{g:?}: argmax");
+            }
+            let gy: Vec<f32> = (0..g.planes * oh * ow).map(|_| rnd()).collect();
+            let gx = backward(&gy, &want_idx, &g);
+            let want = backward_reference(&gy, &want_idx, &g);
+            assert!(same(&gx, &want), "{g:?}: backward");
+        }
     }
 }

@@ -1,7 +1,7 @@
-//! CPU reference of the reductions and softmax: direct loops over `[outer, len, inner]`.
+//! CPU reductions and softmax over `[outer, len, inner]`: one task per outer block.
 
 use super::{ReduceDims, ReduceOp};
-use crate::cpu::{read, store, Cpu};
+use crate::cpu::{filled, output, par_chunks, read, store, Cpu};
 use crate::error::Result;
 use crate::storage::Storage;
 
@@ -28,34 +28,41 @@ impl Cpu {
         scale: f32,
     ) -> Result<Storage> {
         let x = read(x)?;
-        let mut out = Vec::with_capacity(d.outer * d.inner);
-        for o in 0..d.outer {
-            for i in 0..d.inner {
-                let at = |j: usize| x[(o * d.len + j) * d.inner + i];
-                let v = match op {
-                    ReduceOp::Sum => (0..d.len).map(at).sum::<f32>() * scale,
-                    _ => {
-                        let mut best = 0;
-                        for j in 1..d.len {
-                            if wins(op, at(best), at(j)) {
-                                best = j;
+        let mut out = filled(d.outer * d.inner, 0.0);
+        // Each `o` reads its own contiguous block of `len * inner` values, row by row, so the
+        // inner loop is unit-stride; every output still sees its values in order 0..len.
+        par_chunks(&mut out, d.inner, |o, out| {
+            let xo = &x[o * d.len * d.inner..][..d.len * d.inner];
+            let rows = xo.chunks(d.inner.max(1));
+            match op {
+                ReduceOp::Sum => {
+                    for row in rows {
+                        out.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+                    }
+                    out.iter_mut().for_each(|a| *a *= scale);
+                }
+                _ => {
+                    let mut best = vec![0usize; d.inner];
+                    out.copy_from_slice(&xo[..d.inner]);
+                    for (j, row) in rows.enumerate().skip(1) {
+                        for ((b, a), &v) in best.iter_mut().zip(out.iter_mut()).zip(row) {
+                            if wins(op, *a, v) {
+                                (*b, *a) = (j, v);
                             }
                         }
-                        match op {
-                            ReduceOp::Argmax | ReduceOp::Argmin => best as f32,
-                            _ => at(best),
-                        }
                     }
-                };
-                out.push(v);
+                    if matches!(op, ReduceOp::Argmax | ReduceOp::Argmin) {
+                        out.iter_mut().zip(&best).for_each(|(a, &b)| *a = b as f32);
+                    }
+                }
             }
-        }
+        });
         Ok(store(out))
     }
 
     pub(crate) fn softmax(&self, x: &Storage, d: ReduceDims, log: bool) -> Result<Storage> {
         let x = read(x)?;
-        let mut out = vec![0.0; d.outer * d.len * d.inner];
+        let mut out = output(d.outer * d.len * d.inner);
         for o in 0..d.outer {
             for i in 0..d.inner {
                 let at = |j: usize| (o * d.len + j) * d.inner + i;

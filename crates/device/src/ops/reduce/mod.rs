@@ -120,6 +120,10 @@ impl Array {
         mean: bool,
     ) -> Result<Array> {
         let axes = self.axes(name, axes)?;
+        let scattered = axes.windows(2).any(|w| w[1] != w[0] + 1);
+        if scattered && matches!(op, ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min) {
+            return self.reduce_runs(name, op, &axes, keepdim, mean);
+        }
         let (src, dims) = self.reduce_view(name, &axes)?;
         let scale = if mean { 1.0 / dims.len as f32 } else { 1.0 };
         let s = on_backend!(self.device, reduce(op, &src.storage, dims, scale))?;
@@ -128,6 +132,54 @@ impl Array {
             self.reduced_shape(&axes, keepdim),
             s,
         ))
+    }
+
+    /// A reduction over axes that are not adjacent (a convolution's bias gradient sums
+    /// `[N, C, H, W]` over 0, 2 and 3) as one reduction per run of adjacent axes, the last run
+    /// first, keeping the reduced axes until the end: no permuted copy of the input is made.
+    fn reduce_runs(
+        &self,
+        name: &'static str,
+        op: ReduceOp,
+        axes: &[usize],
+        keepdim: bool,
+        mean: bool,
+    ) -> Result<Array> {
+        let total: usize = axes.iter().map(|&a| self.shape[a]).product();
+        if total == 0 {
+            return Err(Error::invalid(
+                name,
+                &self.shape,
+                "cannot reduce over an empty axis",
+            ));
+        }
+        let mut runs: Vec<Vec<usize>> = Vec::new();
+        for &a in axes {
+            match runs.last_mut() {
+                Some(run) if run.last() == Some(&(a - 1)) => run.push(a),
+                _ => runs.push(vec![a]),
+            }
+        }
+        let mut cur = self.clone();
+        for (k, run) in runs.iter().rev().enumerate() {
+            let (first, last) = (run[0], run[run.len() - 1]);
+            let dims = ReduceDims {
+                outer: cur.shape[..first].iter().product(),
+                len: cur.shape[first..=last].iter().product(),
+                inner: cur.shape[last + 1..].iter().product(),
+            };
+            let last_run = k + 1 == runs.len();
+            let scale = if mean && last_run {
+                1.0 / total as f32
+            } else {
+                1.0
+            };
+            let s = on_backend!(self.device, reduce(op, &cur.storage, dims, scale))?;
+            let mut shape = cur.shape.clone();
+            run.iter().for_each(|&a| shape[a] = 1);
+            cur = Self::wrap(&self.device, shape, s);
+        }
+        cur.reshape(&self.reduced_shape(axes, keepdim))
     }
 
     /// Sum over `axes` (all axes if empty).

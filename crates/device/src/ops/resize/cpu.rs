@@ -1,7 +1,7 @@
 //! CPU reference of the bilinear resize: each output's four taps, and their transpose.
 
 use super::ResizeGeom;
-use crate::cpu::{read, store, Cpu};
+use crate::cpu::{filled, read, store, Cpu};
 use crate::error::Result;
 use crate::storage::Storage;
 
@@ -26,14 +26,14 @@ fn for_each_resize_tap(g: &ResizeGeom, mut f: impl FnMut(usize, usize, f32)) {
 
 /// Bilinear resize forward.
 fn forward(x: &[f32], g: &ResizeGeom) -> Vec<f32> {
-    let mut y = vec![0.0; g.planes * g.oh * g.ow];
+    let mut y = filled(g.planes * g.oh * g.ow, 0.0);
     for_each_resize_tap(g, |i, o, w| y[o] += w * x[i]);
     y
 }
 
 /// Bilinear resize backward: the transpose of the forward map.
 fn backward(grad_y: &[f32], g: &ResizeGeom) -> Vec<f32> {
-    let mut gx = vec![0.0; g.planes * g.h * g.w];
+    let mut gx = filled(g.planes * g.h * g.w, 0.0);
     for_each_resize_tap(g, |i, o, w| gx[i] += w * grad_y[o]);
     gx
 }
