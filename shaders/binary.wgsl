@@ -3,6 +3,7 @@
 // 0 along broadcast axes. When `plain` is set both operands are laid out like the output.
 // OP codes (BinaryOp::code): 0 add 1 sub 2 mul 3 div 4 maximum 5 minimum
 //   6 eq 7 ne 8 lt 9 le 10 gt 11 ge   (comparisons give 1.0 or 0.0; max/min propagate NaN)
+//   12 relu_grad: x * (y > 0), ReLU's gradient x where its output y is positive
 // Dispatch: ceil(len / WG) workgroups, folded as (x, y).
 
 override OP: u32 = 0u;
@@ -49,6 +50,7 @@ fn apply(x: f32, y: f32) -> f32 {
         case 9u: { return flag(x <= y); }
         case 10u: { return flag(x > y); }
         case 11u: { return flag(x >= y); }
+        case 12u: { return x * flag(y > 0.0); }
         default: { return x; }
     }
 }

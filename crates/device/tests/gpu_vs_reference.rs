@@ -227,6 +227,25 @@ fn broadcast_pairs(r: &mut rand::rngs::StdRng) -> Vec<(Vec<usize>, Vec<usize>)> 
     out
 }
 
+/// ReLU's gradient in one pass equals the two-pass `a * (b > 0)` it replaces, NaN and
+/// broadcasting included, on the GPU and on the CPU.
+#[test]
+fn relu_grad_is_the_gradient_times_the_positive_mask() {
+    let mut r = rng(12);
+    for (sa, sb) in broadcast_pairs(&mut r) {
+        let mut va = data(&mut r, sa.iter().product(), -2.0, 2.0);
+        va[0] = f32::NAN;
+        let vb = ints(&mut r, sb.iter().product(), -2, 3);
+        let (ga, ca) = pair(&va, &sa);
+        let (gb, cb) = pair(&vb, &sb);
+        let what = format!("relu_grad {sa:?} {sb:?}");
+        let zero = Array::scalar(&Device::cpu(), 0.0).unwrap();
+        let want = ca.mul(&cb.gt(&zero).unwrap()).unwrap();
+        assert_close(&what, &ca.relu_grad(&cb).unwrap(), &want, 0.0, 0.0);
+        assert_close(&what, &ga.relu_grad(&gb).unwrap(), &want, 0.0, 0.0);
+    }
+}
+
 #[test]
 fn binary_ops_broadcast_and_match() {
     let mut r = rng(11);

@@ -69,7 +69,7 @@ impl Tensor {
         sigmoid as Sigmoid (g) => g.mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)?;
         /// `max(x, 0)`, keeping its output (`x > 0` exactly where `y > 0`), as PyTorch does;
         /// its backward rule is the one guided backpropagation overrides
-        relu as Relu (g) => g.mul(&y.gt(&zero(&y)?)?)?;
+        relu as Relu (g) => g.relu_grad(&y)?;
     }
 
     /// `x^p`.

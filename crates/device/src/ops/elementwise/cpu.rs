@@ -1,4 +1,5 @@
-//! CPU reference of the elementwise ops: one loop over the output, strided reads.
+//! CPU elementwise ops: the reference function of each op, and one loop over the output
+//! (per core for dense operands, per row for strided ones).
 
 use super::{BinaryOp, Broadcast, UnaryOp};
 use crate::cpu::{is_contiguous, output, par_chunks, read, store, strided_rows, Cpu};
@@ -46,6 +47,21 @@ fn binary_ref(op: BinaryOp, a: f32, b: f32) -> f32 {
         BinaryOp::Le => flag(a <= b),
         BinaryOp::Gt => flag(a > b),
         BinaryOp::Ge => flag(a >= b),
+        BinaryOp::ReluGrad => a * flag(b > 0.0),
+    }
+}
+
+/// `out[i] = f(x[i])`.
+#[inline(always)]
+fn map1(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+    out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v));
+}
+
+/// `out[i] = f(a[i], b[i])`.
+#[inline(always)]
+fn map2(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(f32, f32) -> f32) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = f(x, y);
     }
 }
 
@@ -58,9 +74,14 @@ impl Cpu {
         let mut out = output(len);
         par_chunks(&mut out, CHUNK, |c, out| {
             let x = &x[c * CHUNK..][..out.len()];
-            out.iter_mut()
-                .zip(x)
-                .for_each(|(o, &v)| *o = unary_ref(op, v));
+            // The common ops get a loop of their own, which the compiler vectorises.
+            match op {
+                UnaryOp::Relu => map1(x, out, |v| if v < 0.0 { 0.0 } else { v }),
+                UnaryOp::Neg => map1(x, out, |v| -v),
+                UnaryOp::AddScalar(s) => map1(x, out, |v| v + s),
+                UnaryOp::MulScalar(s) => map1(x, out, |v| v * s),
+                other => map1(x, out, |v| unary_ref(other, v)),
+            }
         });
         Ok(store(out))
     }
@@ -79,8 +100,15 @@ impl Cpu {
         if dense(&bc.strides[0]) && dense(&bc.strides[1]) {
             par_chunks(&mut out, CHUNK, |c, out| {
                 let (a, b) = (&a[c * CHUNK..][..out.len()], &b[c * CHUNK..][..out.len()]);
-                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                    *o = binary_ref(op, x, y);
+                match op {
+                    BinaryOp::Add => map2(a, b, out, |x, y| x + y),
+                    BinaryOp::Sub => map2(a, b, out, |x, y| x - y),
+                    BinaryOp::Mul => map2(a, b, out, |x, y| x * y),
+                    BinaryOp::Div => map2(a, b, out, |x, y| x / y),
+                    BinaryOp::ReluGrad => {
+                        map2(a, b, out, |x, y| x * if y > 0.0 { 1.0 } else { 0.0 })
+                    }
+                    other => map2(a, b, out, |x, y| binary_ref(other, x, y)),
                 }
             });
             return Ok(store(out));

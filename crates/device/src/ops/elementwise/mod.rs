@@ -85,6 +85,8 @@ pub enum BinaryOp {
     Gt,
     /// `a >= b`
     Ge,
+    /// `a * (b > 0)`: ReLU's gradient `a` passed where its output `b` is positive
+    ReluGrad,
 }
 
 impl BinaryOp {
@@ -108,6 +110,7 @@ impl BinaryOp {
             BinaryOp::Le => "le",
             BinaryOp::Gt => "gt",
             BinaryOp::Ge => "ge",
+            BinaryOp::ReluGrad => "relu_grad",
         }
     }
 }
@@ -242,6 +245,9 @@ impl Array {
         gt => BinaryOp::Gt;
         /// `a >= b` as 1.0 / 0.0, broadcasting.
         ge => BinaryOp::Ge;
+        /// `a * (b > 0)`, broadcasting: the gradient `a` of a ReLU whose output is `b`, in
+        /// one pass (what `a.mul(&b.gt(&0))` computes in two).
+        relu_grad => BinaryOp::ReluGrad;
     }
 
     /// `cond != 0 ? on_true : on_false` elementwise, all three broadcast (`torch.where`).

@@ -140,28 +140,40 @@ fn forward(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<f32>) {
     let max = g.kind == PoolKind::Max;
     let mut y = output(g.planes * out);
     let mut idx = output(if max { g.planes * out } else { 0 });
+    // Each output column's window, clipped once for every row and plane.
+    let cols: Vec<_> = (0..g.ow)
+        .map(|ox| {
+            let w = window(g, ox, 1);
+            (w, clipped(w, g.w))
+        })
+        .collect();
     let plane = |p: usize, y: &mut [f32], idx: &mut [f32]| {
         let xp = &x[p * g.h * g.w..][..g.h * g.w];
         for oy in 0..g.oh {
             let rows_w = window(g, oy, 0);
             let (ys, ye, dy) = clipped(rows_w, g.h);
-            for ox in 0..g.ow {
-                let cols_w = window(g, ox, 1);
-                let (xs, xe, dx) = clipped(cols_w, g.w);
+            for (ox, &(cols_w, (xs, xe, dx))) in cols.iter().enumerate() {
                 let o = oy * g.ow + ox;
                 if max {
-                    let (mut best, mut at) = (f32::NEG_INFINITY, None);
+                    if ys >= ye || xs >= xe {
+                        (y[o], idx[o]) = (f32::NEG_INFINITY, 0.0);
+                        continue;
+                    }
+                    // The first tap starts the scan; a later one wins if larger or NaN.
+                    let mut at = ys * g.w + xs;
+                    let mut best = xp[at];
                     for iy in (ys..ye).step_by(dy) {
+                        let row = &xp[iy * g.w..];
                         for ix in (xs..xe).step_by(dx) {
-                            let i = iy * g.w + ix;
-                            let v = xp[i];
-                            if at.is_none() || v > best || v.is_nan() {
-                                (best, at) = (v, Some(i));
-                            }
+                            // selects, not a branch: random data would mispredict half
+                            let v = row[ix];
+                            let take = v > best || v.is_nan();
+                            best = if take { v } else { best };
+                            at = if take { iy * g.w + ix } else { at };
                         }
                     }
                     y[o] = best;
-                    idx[o] = at.unwrap_or(0) as f32;
+                    idx[o] = at as f32;
                 } else {
                     let mut sum = 0.0f32;
                     for iy in (ys..ye).step_by(dy) {
