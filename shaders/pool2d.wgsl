@@ -6,9 +6,11 @@
 //                    2 the fixed `divisor` (PyTorch's count_include_pad / divisor_override).
 //   KIND 2 adaptive: rows floor(oy*H/OH) .. ceil((oy+1)*H/OH), the same for columns; mean.
 // Backward is a gather, so no atomics: input pixel (iy, ix) sums the output gradients of
-// the windows that contain it (max: only where ind names it).
-// Dispatch: one invocation per output (forward) or per input (backward) element,
-// ceil(count / WG) workgroups folded as (x, y).
+// the windows that contain it (max: only where ind names it). `backward_scatter` is max
+// pooling's backward when windows neither overlap nor reach into padding: each output adds
+// its gradient at ind, which no other output names, into a zeroed grad_x.
+// Dispatch: one invocation per output (forward, backward_scatter) or per input (backward)
+// element, ceil(count / WG) workgroups folded as (x, y).
 
 override KIND: u32 = 0u;
 override WG: u32 = 256u;
@@ -181,4 +183,14 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         }
     }
     out[i] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn backward_scatter(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let o = flat(gid, nwg);
+    if (o >= p.planes * p.oh * p.ow) {
+        return;
+    }
+    let at = o / (p.oh * p.ow) * p.h * p.w + u32(ind[o]);
+    out[at] += src[o];
 }

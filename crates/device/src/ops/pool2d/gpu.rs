@@ -104,14 +104,26 @@ impl Engine {
                 &dummy
             }
         };
-        let key = KernelKey::entry(
-            "pool2d",
-            "backward",
-            &[("KIND", kind_code(g.kind)), ("WG", WG as f64)],
-        );
         let p = PoolParams::new(g);
         let bufs = [grad_y.gpu()?, ind, &out];
-        self.dispatch(&key, bytemuck::bytes_of(&p), &bufs, self.groups_1d(len))?;
+        let consts = [("KIND", kind_code(g.kind)), ("WG", WG as f64)];
+        // Max windows that neither overlap nor touch padding: each output's gradient goes to
+        // one input no other output names, so a scatter over the (fewer) outputs does it.
+        let apart = |k: usize, s: usize, d: usize| s > (k - 1) * d;
+        let scatter = g.kind == PoolKind::Max
+            && indices.is_some()
+            && g.padding == (0, 0)
+            && apart(g.kernel.0, g.stride.0, g.dilation.0)
+            && apart(g.kernel.1, g.stride.1, g.dilation.1);
+        if scatter {
+            self.fill(&out, len, 0.0, 0.0)?;
+            let key = KernelKey::entry("pool2d", "backward_scatter", &consts);
+            let groups = self.groups_1d(g.planes * g.oh * g.ow);
+            self.dispatch(&key, bytemuck::bytes_of(&p), &bufs, groups)?;
+        } else {
+            let key = KernelKey::entry("pool2d", "backward", &consts);
+            self.dispatch(&key, bytemuck::bytes_of(&p), &bufs, self.groups_1d(len))?;
+        }
         Ok(Storage::Gpu(out))
     }
 }
