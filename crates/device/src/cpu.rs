@@ -194,39 +194,32 @@ pub(crate) fn par_chunks2<T: Send>(
         .for_each(|(i, (x, y))| f(i, x, y));
 }
 
+/// Items summed into one partial result by [`par_sum`].
+const SUM_CHUNK: usize = 8;
+
 /// The elementwise sum over `items` of what `f(item, acc)` adds into a zeroed `acc` of `len`
-/// values: each worker sums into its own buffer, and the buffers are added at the end.
+/// values. Fixed runs of items share a partial sum, computed on any core, and the partials
+/// are added in order: the result is the same bit for bit whatever the number of threads, so
+/// training stays reproducible.
 pub(crate) fn par_sum(
     items: usize,
     len: usize,
     f: impl Fn(usize, &mut [f32]) + Send + Sync,
 ) -> Vec<f32> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        (0..items)
-            .into_par_iter()
-            .fold(
-                || vec![0.0f32; len],
-                |mut acc, i| {
-                    f(i, &mut acc);
-                    acc
-                },
-            )
-            .reduce(
-                || vec![0.0f32; len],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            )
+    let parts = items.div_ceil(SUM_CHUNK).max(1);
+    let mut partial = vec![0.0f32; parts * len];
+    par_chunks(&mut partial, len, |c, acc| {
+        for i in c * SUM_CHUNK..items.min((c + 1) * SUM_CHUNK) {
+            f(i, acc);
+        }
+    });
+    let mut parts = partial.chunks(len.max(1));
+    let mut out = parts.next().map(<[f32]>::to_vec).unwrap_or_default();
+    for p in parts {
+        out.iter_mut().zip(p).for_each(|(a, b)| *a += b);
     }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let mut acc = vec![0.0f32; len];
-        (0..items).for_each(|i| f(i, &mut acc));
-        acc
-    }
+    out.resize(len, 0.0);
+    out
 }
 
 /// How many cores the CPU backend spreads work over (1 in wasm).

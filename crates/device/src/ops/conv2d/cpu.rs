@@ -263,6 +263,33 @@ mod tests {
         }
     }
 
+    /// The weight gradient sums images in fixed groups, so repeated runs agree bit for bit
+    /// however rayon schedules them (resumed training depends on it).
+    #[test]
+    fn the_weight_gradient_is_the_same_bits_every_time() {
+        let g = Conv2dGeom {
+            n: 40,
+            c_in: 3,
+            h: 9,
+            w: 9,
+            c_out: 5,
+            kh: 3,
+            kw: 3,
+            oh: 9,
+            ow: 9,
+            stride: (1, 1),
+            padding: (1, 1),
+            dilation: (1, 1),
+            groups: 1,
+        };
+        let x: Vec<f32> = (0..40 * 3 * 81).map(|i| (i as f32 * 0.37).sin()).collect();
+        let gy: Vec<f32> = (0..40 * 5 * 81).map(|i| (i as f32 * 0.11).cos()).collect();
+        let first = backward_weight(&x, &gy, &g);
+        for _ in 0..20 {
+            assert!(backward_weight(&x, &gy, &g) == first);
+        }
+    }
+
     #[test]
     fn im2col_passes_match_the_direct_loops() {
         let mut seed = 1u32;
