@@ -86,14 +86,10 @@ pub trait Model: Module {
                     });
                     Some(f.then(k, stride.0, padding.0))
                 }
-                (Some(f), Geometry::Adaptive { out }) => match size {
-                    Some((h, w)) => {
-                        size = Some(out);
-                        let _ = w;
-                        Some(f.then(h.div_ceil(out.0), h / out.0, 0))
-                    }
-                    None => None,
-                },
+                // adaptive pooling averages about H / out rows: its window needs the size
+                (Some(f), Geometry::Adaptive { out }) => size
+                    .replace(out)
+                    .map(|(h, _)| f.then(h.div_ceil(out.0), h / out.0, 0)),
                 _ => None,
             };
             if name == layer || path == layer {

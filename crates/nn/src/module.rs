@@ -86,8 +86,9 @@ pub enum Geometry {
     Opaque,
 }
 
-type HookFn = Box<dyn Fn(&Tensor) + Send + Sync>;
+type HookFn = Arc<dyn Fn(&Tensor) + Send + Sync>;
 
+#[derive(Clone)]
 enum Hook {
     /// call the function with the output
     Observe(HookFn),
@@ -122,8 +123,9 @@ impl Hooks {
 
     /// Runs the hooks on `y` in order; a stop hook ends the forward pass with `y`.
     pub fn run(&self, y: Tensor) -> Result<Tensor> {
-        let hooks = self.lock();
-        for (_, h) in hooks.iter() {
+        // A snapshot, so a hook may register or drop hooks without deadlocking.
+        let hooks: Vec<Hook> = self.lock().iter().map(|(_, h)| h.clone()).collect();
+        for h in &hooks {
             match h {
                 Hook::Observe(f) => f(&y),
                 Hook::Stop => return Err(Error::Stopped(y)),
@@ -246,7 +248,7 @@ pub trait ModuleExt: Module {
         path: &str,
         hook: impl Fn(&Tensor) + Send + Sync + 'static,
     ) -> Result<HookHandle> {
-        Ok(hooks_at(self.get_submodule(path)?, path)?.add(Hook::Observe(Box::new(hook))))
+        Ok(hooks_at(self.get_submodule(path)?, path)?.add(Hook::Observe(Arc::new(hook))))
     }
 
     /// Runs the forward pass only as far as the sub-module at `path` and returns its output;
