@@ -22,7 +22,8 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
     missing+=(libvulkan1)
 fi
 # Any installed Vulkan driver manifest (ICD) will do; either folder may be absent or empty.
-icds=$(find /usr/share/vulkan/icd.d /etc/vulkan/icd.d -maxdepth 1 -name '*.json' 2>/dev/null | head -n 1)
+# find exits non-zero for a missing folder, which must not end the script.
+icds=$(find /usr/share/vulkan/icd.d /etc/vulkan/icd.d -maxdepth 1 -name '*.json' 2>/dev/null | head -n 1 || true)
 if [ -z "$icds" ]; then
     missing+=(mesa-vulkan-drivers)
 fi
