@@ -1,4 +1,4 @@
-// The GEMM core, plain WGSL: C = op(A) · op(B) for the op composed before it (matmul.wgsl,
+// The GEMM core, plain WGSL: C = op(A) · op(B) for the op composed before it (matmul/*.wgsl,
 // conv2d/*.wgsl), through gemm/tiles.wgsl's staging and the op's load and store hooks.
 //
 // Tiling. A workgroup of THREADS_X x THREADS_Y invocations computes a TILE_M x TILE_N block

@@ -1,5 +1,5 @@
 // The GEMM core, subgroup variant: C = op(A) · op(B) for the op composed before it
-// (matmul.wgsl, conv2d/*.wgsl), through gemm/tiles.wgsl's staging and the op's hooks. Used
+// (matmul/*.wgsl, conv2d/*.wgsl), through gemm/tiles.wgsl's staging and the op's hooks. Used
 // only when the adapter has subgroups of a fixed size of at least 8; gemm/core.wgsl is the
 // plain path and stays the reference on every other adapter.
 //

@@ -24,6 +24,10 @@ pub enum Bench {
         /// scripts/bench_torch.py and the peers' harnesses print); repeatable.
         #[arg(long)]
         peer: Vec<String>,
+        /// After each GPU workload, profile one more run: kernels longest first, each
+        /// launch waited for (so the total is slower than the timed figure).
+        #[arg(long)]
+        profile: bool,
     },
     /// Square matrix products: GPU kernel, CPU reference (small sizes) and matrixmultiply's sgemm.
     Matmul {
@@ -104,7 +108,8 @@ pub fn run(what: Bench) -> Result<(), Box<dyn std::error::Error>> {
             only,
             reps,
             peer,
-        } => crate::suite::suite(&device, &only, reps, &peer),
+            profile,
+        } => crate::suite::suite(&device, &only, reps, &peer, profile),
         Bench::Tsne { n, device } => tsne(n, &device),
         Bench::Memory {
             model,

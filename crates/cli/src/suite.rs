@@ -13,6 +13,8 @@
 //! W1-W3 and W6: the median of the timed runs after warm-up, the result read back to the
 //! host inside each timed run. W4 and W5: 3 warm-up steps, then 20 timed steps with the loss
 //! read back after the last; the figure is the total over 20. No data loading, no test pass.
+//! `--profile` adds, per GPU workload, one run with each kernel waited for, and prints where
+//! its time went.
 
 use fovea_device::{Array, Conv2dOptions, CrossEntropyOptions, Device};
 use fovea_graph::{cross_entropy, no_grad, Tensor};
@@ -85,6 +87,7 @@ pub fn suite(
     only: &[String],
     reps: usize,
     peers: &[String],
+    profile: bool,
 ) -> Result<(), Error> {
     let chosen: Vec<&Workload> = WORKLOADS
         .iter()
@@ -108,7 +111,7 @@ pub fn suite(
         };
         let mut got = HashMap::new();
         for w in &chosen {
-            let m = measure(w, &dev, reps)?;
+            let m = measure(w, &dev, reps, profile)?;
             let per = match m.dispatches {
                 Some(d) => format!(", {d:.0} dispatches"),
                 None => String::new(),
@@ -239,57 +242,76 @@ fn dispatches(dev: &Device) -> Option<u64> {
     dev.engine().map(|e| e.dispatch_count())
 }
 
-fn measure(w: &Workload, dev: &Device, reps: usize) -> Result<Measure, Error> {
-    let before = dispatches(dev);
-    let (seconds, runs) = match w.id {
+/// One run of a workload: `run(true)` reads the result back to the host; `run(false)` (a
+/// training step before the last) leaves it on the device.
+type Run<'a> = Box<dyn FnMut(bool) -> Result<(), Error> + 'a>;
+
+/// Builds a workload's inputs and model on `dev`, and returns its run.
+fn prepare<'a>(w: &Workload, dev: &'a Device) -> Result<Run<'a>, Error> {
+    Ok(match w.id {
         "W1" => {
             let a = Array::randn(dev, &[1024, 1024], 1)?;
             let b = Array::randn(dev, &[1024, 1024], 2)?;
-            let s = median(2, reps, || {
+            Box::new(move |_| {
                 a.matmul(&b)?.to_vec()?;
                 Ok(())
-            })?;
-            (s, 2 + reps)
+            })
         }
         "W2" | "W3" => {
             let opts = Conv2dOptions::new(1, 1, 1);
             let x = Array::randn(dev, &[32, 64, 32, 32], 3)?;
             let wt = Array::randn(dev, &[64, 64, 3, 3], 4)?.mul_scalar(0.05)?;
-            let s = if w.id == "W2" {
-                median(2, reps, || {
+            if w.id == "W2" {
+                Box::new(move |_| {
                     x.conv2d(&wt, None, opts)?.to_vec()?;
                     Ok(())
-                })?
+                })
             } else {
                 let dy = Array::ones(dev, &[32, 64, 32, 32])?;
-                median(2, reps, || {
+                Box::new(move |_| {
                     let dx = Array::conv2d_backward_data(&dy, &wt, x.shape(), opts)?;
                     let dw = Array::conv2d_backward_weight(&x, &dy, wt.shape(), opts)?;
                     dx.to_vec()?;
                     dw.to_vec()?;
                     Ok(())
-                })?
-            };
-            (s, 2 + reps)
+                })
+            }
         }
-        "W4" => (train_step(dev, fovea_models::Net::new(1, 10), 0.0)?, 23),
-        "W5" => {
-            let vgg = fovea_models::SmallVgg::new(1, 10, false, 0.5);
-            (train_step(dev, vgg, 0.9)?, 23)
-        }
+        "W4" => train_step(dev, fovea_models::Net::new(1, 10), 0.0)?,
+        "W5" => train_step(dev, fovea_models::SmallVgg::new(1, 10, false, 0.5), 0.9)?,
         "W6" => {
             let net = fovea_models::Vgg::new(16, false, 3, 1000)?;
             net.to_device(dev)?;
             net.eval();
             let x = Tensor::new(Array::randn(dev, &[1, 3, 224, 224], 5)?);
-            let reps = reps.min(5);
-            let s = median(1, reps, || {
+            Box::new(move |_| {
                 no_grad(|| net.call(&x))?.to_vec()?;
                 Ok(())
-            })?;
-            (s, 1 + reps)
+            })
         }
         other => return Err(format!("unknown workload {other}").into()),
+    })
+}
+
+/// Times a workload. W1-W3: the median of `reps` runs after 2 warm-up runs; W6: of at most
+/// 5 after 1; W4 and W5: 3 warm-up steps, then 20 timed steps with the loss read back after
+/// the last. With `profile` (GPU only), one more run with the kernel profiler on follows.
+fn measure(w: &Workload, dev: &Device, reps: usize, profile: bool) -> Result<Measure, Error> {
+    let mut run = prepare(w, dev)?;
+    let before = dispatches(dev);
+    let (seconds, runs) = match w.id {
+        "W4" | "W5" => {
+            run(false)?;
+            run(false)?;
+            run(true)?;
+            let t = Instant::now();
+            for i in 0..20 {
+                run(i == 19)?;
+            }
+            (t.elapsed().as_secs_f64() / 20.0, 23)
+        }
+        "W6" => (median(1, reps.min(5), || run(true))?, 1 + reps.min(5)),
+        _ => (median(2, reps, || run(true))?, 2 + reps),
     };
     let rate = match w.gflop {
         Some(g) => g / seconds,
@@ -299,6 +321,13 @@ fn measure(w: &Workload, dev: &Device, reps: usize) -> Result<Measure, Error> {
         (Some(b), Some(a)) => Some((a - b) as f64 / runs as f64),
         _ => None,
     };
+    if let (true, Some(e)) = (profile, dev.engine()) {
+        e.set_profiling(true)?;
+        let done = run(true);
+        e.set_profiling(false)?;
+        done?;
+        print_profile(&e.kernel_times());
+    }
     Ok(Measure {
         seconds,
         rate,
@@ -306,31 +335,52 @@ fn measure(w: &Workload, dev: &Device, reps: usize) -> Result<Measure, Error> {
     })
 }
 
-/// Seconds per training step: 3 warm-up steps, then 20 timed with the loss read after the
-/// last, on a batch of 64 random 1x28x28 images with labels `7i mod 10`.
-fn train_step(dev: &Device, net: impl Module, momentum: f32) -> Result<f64, Error> {
+/// The kernels of one profiled run, longest first: the top 12 and the rest summed.
+fn print_profile(times: &[fovea_device::KernelTime]) {
+    let total: f64 = times.iter().map(|t| t.time.as_secs_f64()).sum();
+    println!(
+        "     profile of one run ({:.1} ms, each launch waited for):",
+        total * 1e3
+    );
+    for t in times.iter().take(12) {
+        let ms = t.time.as_secs_f64() * 1e3;
+        let [x, y, z] = t.groups;
+        println!(
+            "     {:>8.2} ms {:>5.1}%  {:>3}x {:<28} {x}x{y}x{z} workgroups",
+            ms,
+            100.0 * ms / (total * 1e3),
+            t.calls,
+            t.kernel
+        );
+    }
+    if times.len() > 12 {
+        let rest: f64 = times[12..].iter().map(|t| t.time.as_secs_f64()).sum();
+        println!(
+            "     {:>8.2} ms {:>5.1}%  in {} other kernels",
+            rest * 1e3,
+            100.0 * rest / total,
+            times.len() - 12
+        );
+    }
+}
+
+/// A training step on a batch of 64 random 1x28x28 images with labels `7i mod 10`; the
+/// loss is read back when asked.
+fn train_step<'a>(dev: &'a Device, net: impl Module + 'a, momentum: f32) -> Result<Run<'a>, Error> {
     net.to_device(dev)?;
     net.train();
     let mut opt = Sgd::new(net.parameters(), 0.01).momentum(momentum);
     let x = Tensor::new(Array::randn(dev, &[64, 1, 28, 28], 6)?);
     let labels: Vec<f32> = (0..64).map(|i| (i * 7 % 10) as f32).collect();
     let y = Array::from_slice(dev, &labels, &[64])?;
-    let mut step = || -> Result<Tensor, Error> {
+    Ok(Box::new(move |read| {
         let loss = cross_entropy(&net.call(&x)?, &y, CrossEntropyOptions::default())?;
         opt.zero_grad();
         loss.backward()?;
         opt.step()?;
-        Ok(loss)
-    };
-    for _ in 0..2 {
-        step()?;
-    }
-    step()?.item()?;
-    let t = Instant::now();
-    let mut last = None;
-    for _ in 0..20 {
-        last = Some(step()?);
-    }
-    last.expect("20 steps").item()?;
-    Ok(t.elapsed().as_secs_f64() / 20.0)
+        if read {
+            loss.item()?;
+        }
+        Ok(())
+    }))
 }

@@ -43,7 +43,7 @@ pub use array::Array;
 pub use device::Device;
 pub use error::{Error, Result};
 pub use gpu::buffer_pool::PoolStats;
-pub use gpu::{AdapterSummary, Engine, GpuOptions, MatmulKernel};
+pub use gpu::{AdapterSummary, Engine, GpuOptions, KernelTime, MatmulKernel};
 pub use ops::batch_norm::{BatchNormGrads, BatchNormStats, ChannelDims};
 pub use ops::conv2d::{Conv2dGeom, Conv2dOptions, ConvAlgo};
 pub use ops::cross_entropy::{CrossEntropyOptions, Reduction};

@@ -787,9 +787,10 @@ fn async_readback_works_through_pollster() {
     assert_eq!(v, (0..10).map(|i| i as f32).collect::<Vec<_>>());
 }
 
-/// Regression: with narrowed workgroups, lavapipe stopped summing a long K early
-/// (2 x 8192 x 64 and 2 x 25088 x 1337 came out short); thin outputs with a K past 4096 keep
-/// the full tile, and those up to it keep at least 4 rows of threads.
+/// Regression: llvmpipe (lavapipe) ends a shader's loops once they have run 65535
+/// iterations in all, silently, so a narrow workgroup walking a long K summed it short
+/// (2 x 8192 x 64 and 2 x 25088 x 1337 came out short). K is now split into ranges each
+/// workgroup can walk; the batched case has enough tiles that only that limit splits it.
 #[test]
 fn thin_matmuls_with_a_long_k_match_reference() {
     let mut r = rng(90);
@@ -799,6 +800,7 @@ fn thin_matmuls_with_a_long_k_match_reference() {
         (2, 4096, 64),
         (3, 4096, 17),
         (2, 25088, 300),
+        (1, 70_000, 3),
     ] {
         let (ag, ac) = pair(&data(&mut r, m * k, 0.0, 1.0), &[m, k]);
         let (bg, bc) = pair(&data(&mut r, k * n, 0.0, 1.0), &[k, n]);
@@ -811,4 +813,13 @@ fn thin_matmuls_with_a_long_k_match_reference() {
             1e-3,
         );
     }
+    let (ag, ac) = pair(&data(&mut r, 16 * 2 * 8192, 0.0, 1.0), &[16, 2, 8192]);
+    let (bg, bc) = pair(&data(&mut r, 16 * 8192 * 64, 0.0, 1.0), &[16, 8192, 64]);
+    assert_close(
+        "16 x (2x8192x64)",
+        &ag.matmul(&bg).unwrap(),
+        &ac.matmul(&bc).unwrap(),
+        1e-4,
+        1e-3,
+    );
 }

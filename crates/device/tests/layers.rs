@@ -595,6 +595,8 @@ fn linear_matches_reference_and_finite_differences() {
         (vec![1, 1], 1),
         (vec![2, 3, 17], 9),
         (vec![65, 130], 33),
+        // a classifier over a long flattened input: K is split, the bias added once
+        (vec![64, 1200], 10),
     ] {
         let inp = *x_shape.last().unwrap();
         let n: usize = x_shape.iter().product();

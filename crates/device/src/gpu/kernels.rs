@@ -18,13 +18,16 @@ const CONV_FWD: Part = part!("conv2d/fwd_igemm.wgsl");
 const CONV_DGRAD: Part = part!("conv2d/dgrad.wgsl");
 const CONV_WGRAD: Part = part!("conv2d/wgrad.wgsl");
 const CONV_TAP: Part = part!("conv2d/tap.wgsl");
-const MATMUL: Part = part!("matmul.wgsl");
+const MATMUL: Part = part!("matmul/operands.wgsl");
+const MATMUL_STORE: Part = part!("matmul/store.wgsl");
+const MATMUL_STORE_BIAS: Part = part!("matmul/store_bias.wgsl");
+const MATVEC: Part = part!("matmul/matvec.wgsl");
 const GEMM_TILES: Part = part!("gemm/tiles.wgsl");
 const GEMM_CORE: Part = part!("gemm/core.wgsl");
 const GEMM_CORE_SUBGROUP: Part = part!("gemm/core_subgroup.wgsl");
 
 /// Every kernel by name, as the files its module joins, in order. The GEMM kernels are an
-/// operand file (loads and epilogue), then the one GEMM core (plain or subgroup), then its
+/// operand file (loads), an epilogue (the store), then the one GEMM core (plain or subgroup), then its
 /// tile staging, which must follow the core's `override` declarations. The naga test
 /// validates each joined module.
 pub const SHADERS: &[(&str, &[Part])] = &[
@@ -35,8 +38,21 @@ pub const SHADERS: &[(&str, &[Part])] = &[
     ("select", &[part!("select.wgsl")]),
     ("reduce", &[part!("reduce.wgsl")]),
     ("softmax", &[part!("softmax.wgsl")]),
-    ("matmul", &[MATMUL, GEMM_CORE, GEMM_TILES]),
-    ("matmul_subgroup", &[MATMUL, GEMM_CORE_SUBGROUP, GEMM_TILES]),
+    ("matmul", &[MATMUL, MATMUL_STORE, GEMM_CORE, GEMM_TILES]),
+    (
+        "matmul_subgroup",
+        &[MATMUL, MATMUL_STORE, GEMM_CORE_SUBGROUP, GEMM_TILES],
+    ),
+    (
+        "matmul_bias",
+        &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE, GEMM_TILES],
+    ),
+    (
+        "matmul_bias_subgroup",
+        &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE_SUBGROUP, GEMM_TILES],
+    ),
+    ("matvec", &[MATMUL, MATMUL_STORE, MATVEC]),
+    ("matvec_bias", &[MATMUL, MATMUL_STORE_BIAS, MATVEC]),
     ("copy", &[part!("copy.wgsl")]),
     (
         "conv2d_fwd_igemm",

@@ -10,6 +10,7 @@
 pub(crate) mod uniform;
 pub(crate) mod buffer_pool;
 pub(crate) mod kernels;
+mod profile;
 mod readback;
 #[cfg(test)]
 mod shader_tests;
@@ -19,6 +20,8 @@ use crate::error::{Error, Result};
 use crate::ops::conv2d::ConvAlgo;
 use buffer_pool::{BufferPool, PooledBuffer, Slice};
 use kernels::{KernelKey, PipelineCache};
+pub use profile::KernelTime;
+use profile::Profiler;
 use std::sync::{Arc, Mutex};
 
 /// Bytes of the uniform ring; a batch that fills it is submitted early.
@@ -174,6 +177,7 @@ pub struct Engine {
     matmul_tile: crate::MatmulTile,
     /// compute dispatches recorded since the device opened
     dispatched: std::sync::atomic::AtomicU64,
+    profiler: Profiler,
 }
 
 /// Which variant of the GEMM core (matmul and the implicit-GEMM convolutions) the engine
@@ -324,6 +328,7 @@ impl Engine {
             conv_algo: opts.conv.unwrap_or(ConvAlgo::Im2col),
             matmul_tile: opts.matmul_tile.unwrap_or(crate::MATMUL_TILE),
             dispatched: Default::default(),
+            profiler: Profiler::default(),
         })
     }
 
@@ -333,6 +338,13 @@ impl Engine {
             "{} ({:?}, {:?})",
             self.info.name, self.info.backend, self.info.device_type
         )
+    }
+
+    /// Whether the adapter is a CPU implementation (lavapipe, SwiftShader, WARP): one core
+    /// runs a whole workgroup, lanes in SIMD registers, so workgroup barriers and per-lane
+    /// memory accesses cost more than on a GPU and kernels choose accordingly.
+    pub fn is_cpu_adapter(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
     }
 
     /// The name plus driver and the limits that matter for kernels.
@@ -454,6 +466,32 @@ impl Engine {
         self.dispatched.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Turns the kernel profiler on or off. While it is on, each dispatch and copy is
+    /// submitted alone and waited for, and its wall time is kept per kernel and launch size
+    /// for [`Engine::kernel_times`]. Native only: on the web this does nothing.
+    pub fn set_profiling(&self, on: bool) -> Result<()> {
+        self.sync()?;
+        self.profiler.set(on && cfg!(not(target_arch = "wasm32")));
+        Ok(())
+    }
+
+    /// The kernel times recorded while profiling, longest first; clears them.
+    pub fn kernel_times(&self) -> Vec<KernelTime> {
+        self.profiler.take()
+    }
+
+    /// With the profiler on: submits what `b` holds, waits, and charges the time to `what`.
+    fn profile_point(&self, b: &mut Batch, what: impl FnOnce() -> String, groups: [u32; 3]) {
+        if !self.profiler.is_on() {
+            return;
+        }
+        let t = std::time::Instant::now();
+        self.submit(b);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+        self.profiler.add(what(), groups, t.elapsed());
+    }
+
     /// The GEMM core's tiling this device opened with.
     pub fn matmul_tile(&self) -> crate::MatmulTile {
         self.matmul_tile
@@ -497,6 +535,7 @@ impl Engine {
         let mut b = self.lock();
         let enc = self.encoder(&mut b);
         enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
+        self.profile_point(&mut b, || "copy".to_string(), [0; 3]);
     }
 
     fn encoder<'b>(&self, b: &'b mut Batch) -> &'b mut wgpu::CommandEncoder {
@@ -598,6 +637,7 @@ impl Engine {
         b.dispatches += 1;
         self.dispatched
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.profile_point(&mut b, || format!("{}.{}", key.shader, key.entry), groups);
         if b.dispatches >= MAX_BATCH {
             self.submit(&mut b);
         }

@@ -48,21 +48,20 @@ impl Array {
         self.same_device(OP, weight)?;
         let rows = rows_of(OP, self, weight)?;
         let (out, inp) = (weight.shape()[0], weight.shape()[1]);
-        let y = self.reshape(&[rows, inp])?.matmul_t(weight, false, true)?;
-        let y = match bias {
-            Some(b) => {
-                if b.shape() != [out] {
-                    return Err(Error::mismatch(
-                        OP,
-                        weight.shape(),
-                        b.shape(),
-                        format!("the bias needs shape [{out}]"),
-                    ));
-                }
-                y.add(b)?
+        if let Some(b) = bias {
+            if b.shape() != [out] {
+                return Err(Error::mismatch(
+                    OP,
+                    weight.shape(),
+                    b.shape(),
+                    format!("the bias needs shape [{out}]"),
+                ));
             }
-            None => y,
-        };
+        }
+        // The bias is added in the product's epilogue.
+        let y = self
+            .reshape(&[rows, inp])?
+            .matmul_bias(weight, false, true, bias)?;
         let mut shape = self.shape().to_vec();
         *shape.last_mut().expect("rank checked") = out;
         y.reshape(&shape)

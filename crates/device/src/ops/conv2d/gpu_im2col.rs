@@ -116,6 +116,10 @@ impl Engine {
         let (k, p) = (g.c_in * g.kh * g.kw, g.oh * g.ow);
         let per_out = g.c_out * p;
         let (x, w) = (x.gpu()?, w.gpu()?);
+        let bias = match bias {
+            Some(b) => Some((b.gpu()?, true)),
+            None => None,
+        };
         let mut y = None;
         for n0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - n0);
@@ -130,7 +134,7 @@ impl Engine {
                 a_stride: 0,
                 b_stride: k * p,
             };
-            let part = self.matmul_bufs(w, &cols, &dims)?;
+            let part = self.matmul_bufs(w, &cols, &dims, bias)?;
             if nb == g.n {
                 y = Some(part);
                 break;
@@ -147,17 +151,7 @@ impl Engine {
                 (nb * per_out) as u64 * 4,
             );
         }
-        let y = storage(y.expect("the batch is not empty"));
-        match bias {
-            None => Ok(y),
-            Some(b) => {
-                let bc = Broadcast {
-                    shape: vec![g.n, g.c_out, p],
-                    strides: vec![vec![per_out, p, 1], vec![0, 1, 0]],
-                };
-                self.binary(BinaryOp::Add, &y, b, &bc)
-            }
-        }
+        Ok(storage(y.expect("the batch is not empty")))
     }
 
     pub(crate) fn conv2d_dgrad_im2col(
@@ -184,7 +178,7 @@ impl Engine {
                 a_stride: 0,
                 b_stride: g.c_out * p,
             };
-            let dcols = self.matmul_bufs(w, &gy_part, &dims)?;
+            let dcols = self.matmul_bufs(w, &gy_part, &dims, None)?;
             self.cols_pass("col2im", g, n0, nb, &dcols, &dx, g.c_in)?;
         }
         Ok(storage(dx))
@@ -214,7 +208,7 @@ impl Engine {
                 a_stride: g.c_out * p,
                 b_stride: k * p,
             };
-            let parts = storage(self.matmul_bufs(&gy_part, &cols, &dims)?);
+            let parts = storage(self.matmul_bufs(&gy_part, &cols, &dims, None)?);
             let sum = if nb == 1 {
                 parts
             } else {

@@ -2,7 +2,7 @@
 //! large product is cut into row blocks, one per core (rayon's pool natively, one thread in
 //! wasm), and a product inside an op that is already parallel stays on its thread.
 
-use super::MatmulDims;
+use super::{Bias, MatmulDims};
 use crate::cpu::{read, store, Cpu};
 use crate::error::Result;
 use crate::storage::Storage;
@@ -169,9 +169,30 @@ fn sgemm(a: MatRef, b: MatRef, beta: f32, c: &mut [f32]) {
 }
 
 impl Cpu {
-    pub(crate) fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
+    /// The product, with the bias (if any) written into C first and GEMM accumulating onto it.
+    pub(crate) fn matmul(
+        &self,
+        a: &Storage,
+        b: &Storage,
+        d: &MatmulDims,
+        bias: Option<Bias>,
+    ) -> Result<Storage> {
         let (a, b) = (read(a)?, read(b)?);
         let mut c = crate::cpu::filled(d.batch * d.m * d.n, 0.0);
+        let beta = match bias {
+            None => 0.0,
+            Some(bias) => {
+                let v = read(bias.values)?;
+                for (i, row) in c.chunks_exact_mut(d.n.max(1)).enumerate() {
+                    if bias.along_m {
+                        row.fill(v[i % d.m]);
+                    } else {
+                        row.copy_from_slice(&v[..d.n]);
+                    }
+                }
+                1.0
+            }
+        };
         for p in 0..d.batch {
             let a_view = if d.trans_a {
                 MatRef::dense(&a, p * d.a_stride, d.k, d.m).t()
@@ -183,7 +204,7 @@ impl Cpu {
             } else {
                 MatRef::dense(&b, p * d.b_stride, d.k, d.n)
             };
-            gemm(a_view, b_view, 0.0, &mut c, p * d.m * d.n, Threads::Many);
+            gemm(a_view, b_view, beta, &mut c, p * d.m * d.n, Threads::Many);
         }
         Ok(store(c))
     }

@@ -1,11 +1,14 @@
-//! Matmul on the GEMM core: `shaders/matmul.wgsl` composed with `shaders/gemm/core.wgsl` (or
-//! its subgroup variant), with workgroups narrowed for thin outputs.
+//! Matmul on the GEMM core: `shaders/matmul/operands.wgsl` and an epilogue
+//! (`matmul/store.wgsl`, or `matmul/store_bias.wgsl` with a fused bias) composed with
+//! `shaders/gemm/core.wgsl` (or its subgroup variant), with workgroups narrowed for thin
+//! outputs and K split for thin products with a long K.
 
-use super::MatmulDims;
+use super::{Bias, MatmulDims};
 use crate::error::{Error, Result};
 use crate::gpu::buffer_pool::PooledBuffer;
 use crate::gpu::kernels::KernelKey;
 use crate::gpu::{Engine, MatmulKernel};
+use crate::ops::reduce::{ReduceDims, ReduceOp};
 use crate::storage::Storage;
 use std::sync::Arc;
 
@@ -31,69 +34,159 @@ pub struct MatmulTile {
     pub threads_y: u32,
 }
 
-/// Longest K for which matmul narrows its workgroups to thin outputs.
-const ADAPT_MAX_K: usize = 4096;
+/// Products with at most this many rows take the matvec kernel on CPU adapters.
+const MATVEC_ROWS: usize = 4;
+
+/// Fewest invocation rows a narrowed workgroup keeps (a weight gradient's 10 rows take one
+/// row of 8 or 16).
+const MIN_THREADS_Y: u32 = 1;
+
+/// Loop iterations one kernel invocation may run on a CPU adapter. llvmpipe (lavapipe)
+/// ends every loop of a shader once their iterations add up to 65535
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS`, a guard against endless shaders), silently: a GEMM
+/// walking a long K in small workgroups summed K short. Products split K to stay under
+/// this, with room for the epilogue's loops.
+pub(crate) const CPU_LOOP_BUDGET: usize = 60_000;
 
 uniform! {
-    /// `matmul.wgsl`: sizes, first batch and operand batch strides.
-    pub(crate) struct MatmulParams for ["matmul", "matmul_subgroup"] {
+    /// `matmul/operands.wgsl`: sizes, first product, operand batch strides and the K split.
+    pub(crate) struct MatmulParams for [
+        "matmul",
+        "matmul_subgroup",
+        "matmul_bias",
+        "matmul_bias_subgroup",
+        "matvec",
+        "matvec_bias"
+    ] {
         m: u32,
         n: u32,
         k: u32,
-        batch0: u32,
+        z0: u32,
         a_stride: u32,
         b_stride: u32,
-        _pad: [u32; 2],
+        splits: u32,
+        k_chunk: u32,
     }
 }
 
+/// Products with fewer output tiles than this (batches included) split K, so that a thin
+/// product with a long K runs as several workgroups instead of one.
+const SPLIT_BELOW_TILES: usize = 16;
+/// Shortest K range a split computes.
+const SPLIT_MIN_K: usize = 512;
+
+/// Splits of K for a product of `tiles` output tiles (batches included) and depth `k`, and
+/// the K range of each: a multiple of `tile_k`, at most `max_chunk` (itself a multiple).
+fn k_splits(tiles: usize, k: usize, tile_k: usize, max_chunk: usize) -> (usize, usize) {
+    let thin = tiles < SPLIT_BELOW_TILES && k >= 2 * SPLIT_MIN_K;
+    let fill = if thin {
+        (k / SPLIT_MIN_K).min(4 * SPLIT_BELOW_TILES / tiles)
+    } else {
+        1
+    };
+    let want = fill.max(k.div_ceil(max_chunk.max(1))).max(1);
+    if want == 1 {
+        return (1, k);
+    }
+    let chunk = k.div_ceil(want).next_multiple_of(tile_k.max(1));
+    (k.div_ceil(chunk), chunk)
+}
+
+/// The longest K range a GEMM core workgroup of `threads` invocations and a
+/// `tile_m x tile_n x tile_k` tile may walk on a CPU adapter: per K slab it loops over its
+/// share of both tiles' staging and the slab's steps ([`CPU_LOOP_BUDGET`]).
+fn cpu_max_chunk(tile_m: usize, tile_n: usize, tile_k: usize, threads: usize) -> usize {
+    let per_slab =
+        (tile_m * tile_k).div_ceil(threads) + (tile_n * tile_k).div_ceil(threads) + tile_k + 1;
+    let epilogue = tile_m * tile_n * 4 / threads;
+    (CPU_LOOP_BUDGET.saturating_sub(epilogue) / per_slab).max(1) * tile_k
+}
+
 impl Engine {
-    /// One batched matmul on buffers that each fit a storage binding.
+    /// One batched matmul on buffers that each fit a storage binding, with an optional bias
+    /// `(values, along_m)` added in the epilogue. A thin product with a long K is split along
+    /// K into partial products, summed after.
     pub(crate) fn matmul_bufs(
         &self,
         a: &PooledBuffer,
         b: &PooledBuffer,
         d: &MatmulDims,
+        bias: Option<(&PooledBuffer, bool)>,
     ) -> Result<Arc<PooledBuffer>> {
-        let out = self.out(d.batch * d.m * d.n)?;
+        // (its one loop walks K: within the loop budget)
+        if self.is_cpu_adapter() && d.m <= MATVEC_ROWS && d.k < CPU_LOOP_BUDGET {
+            return self.matvec(a, b, d, bias);
+        }
         let t = self.matmul_tile();
         let rows = match self.matmul_kernel() {
             MatmulKernel::Tiled => 8,
             MatmulKernel::Subgroup { .. } => 16,
         };
         // Thin outputs (a conv layer's 64 output channels) get narrower workgroups, 3x faster
-        // on lavapipe than a 256-row tile. Only for K up to ADAPT_MAX_K: past that, lavapipe
-        // summed K short with narrow workgroups (thin_matmuls_with_a_long_k_match_reference).
-        let adapt = d.k <= ADAPT_MAX_K;
-        let fit = |len: usize, per: u32, most: u32| {
+        // on lavapipe than a 256-row tile.
+        let fit = |len: usize, per: u32, least: u32, most: u32| {
             let want = len.div_ceil(per as usize).next_power_of_two() as u32;
-            if adapt {
-                want.clamp(most.min(4), most)
-            } else {
-                most
-            }
+            want.clamp(most.min(least), most)
         };
-        let threads_y = fit(d.m, rows, t.threads_y);
-        let (shader, threads_x) = match self.matmul_kernel() {
-            MatmulKernel::Tiled => ("matmul", fit(d.n, 8, t.threads_x)),
-            MatmulKernel::Subgroup { size } => (
-                "matmul_subgroup",
-                fit(d.n, 8, t.threads_x).next_multiple_of(size),
-            ),
+        // Invocations (x, y) for an output of m x n: x along n, y along m.
+        let threads = |m: usize, n: usize| {
+            let y = fit(m, rows, MIN_THREADS_Y, t.threads_y);
+            let x = match self.matmul_kernel() {
+                MatmulKernel::Tiled => fit(n, 8, 4, t.threads_x),
+                MatmulKernel::Subgroup { size } => fit(n, 8, 4, t.threads_x).next_multiple_of(size),
+            };
+            (x, y)
         };
-        let key = KernelKey::new(
-            shader,
-            &[
-                ("TILE_K", t.k as f64),
-                ("THREADS_X", threads_x as f64),
-                ("THREADS_Y", threads_y as f64),
-                ("TRANS_A", d.trans_a as u32 as f64),
-                ("TRANS_B", d.trans_b as u32 as f64),
-            ],
-        );
-        let (tile_m, tile_n) = (rows * threads_y, 8 * threads_x);
+        let padded = |m: usize, n: usize, (x, y): (u32, u32)| {
+            m.next_multiple_of((rows * y) as usize) * n.next_multiple_of(8 * x as usize)
+        };
+        // A thin N (a classifier's 10 classes) in a tile at least 8 invocations wide wastes
+        // most of it: compute C^T = op(B)^T op(A)^T instead when its tiles waste much less.
+        let (straight, swapped) = (threads(d.m, d.n), threads(d.n, d.m));
+        let swap = 4 * padded(d.n, d.m, swapped) < 3 * padded(d.m, d.n, straight);
+        let (d, (threads_x, threads_y), bias) = if swap {
+            let t = MatmulDims {
+                m: d.n,
+                n: d.m,
+                trans_a: !d.trans_b,
+                trans_b: !d.trans_a,
+                a_stride: d.b_stride,
+                b_stride: d.a_stride,
+                ..*d
+            };
+            (t, swapped, bias.map(|(v, along_m)| (v, !along_m)))
+        } else {
+            (*d, straight, bias)
+        };
+        let (tile_m, tile_n) = ((rows * threads_y) as usize, (8 * threads_x) as usize);
+        let (gx, gy) = (d.n.div_ceil(tile_n), d.m.div_ceil(tile_m));
+        let max_chunk = if self.is_cpu_adapter() {
+            let invocations = (threads_x * threads_y) as usize;
+            cpu_max_chunk(tile_m, tile_n, t.k as usize, invocations)
+        } else {
+            usize::MAX
+        };
+        let (splits, k_chunk) = k_splits(gx * gy * d.batch, d.k, t.k as usize, max_chunk);
+        let (a, b) = if swap { (b, a) } else { (a, b) };
+        let shader = match (self.matmul_kernel(), bias.is_some()) {
+            (MatmulKernel::Tiled, false) => "matmul",
+            (MatmulKernel::Tiled, true) => "matmul_bias",
+            (MatmulKernel::Subgroup { .. }, false) => "matmul_subgroup",
+            (MatmulKernel::Subgroup { .. }, true) => "matmul_bias_subgroup",
+        };
+        let mut consts = vec![
+            ("TILE_K", t.k as f64),
+            ("THREADS_X", threads_x as f64),
+            ("THREADS_Y", threads_y as f64),
+            ("TRANS_A", d.trans_a as u32 as f64),
+            ("TRANS_B", d.trans_b as u32 as f64),
+            ("TRANS_C", swap as u32 as f64),
+        ];
+        if let Some((_, along_m)) = bias {
+            consts.push(("BIAS_ALONG_M", along_m as u32 as f64));
+        }
+        let key = KernelKey::new(shader, &consts);
         let max = self.limits().max_compute_workgroups_per_dimension as usize;
-        let (gx, gy) = (d.n.div_ceil(tile_n as usize), d.m.div_ceil(tile_m as usize));
         if gx > max || gy > max {
             return Err(Error::invalid(
                 "matmul",
@@ -104,18 +197,24 @@ impl Engine {
                 ),
             ));
         }
-        let bufs = [a, b, &out];
-        for batch0 in (0..d.batch).step_by(max) {
+        let products = d.batch * splits;
+        let out = self.out(products * d.m * d.n)?;
+        let mut bufs = vec![a, b, &*out];
+        if let Some((values, _)) = bias {
+            bufs.push(values);
+        }
+        for z0 in (0..products).step_by(max) {
             let p = MatmulParams {
                 m: d.m as u32,
                 n: d.n as u32,
                 k: d.k as u32,
-                batch0: batch0 as u32,
+                z0: z0 as u32,
                 a_stride: d.a_stride as u32,
                 b_stride: d.b_stride as u32,
-                _pad: [0; 2],
+                splits: splits as u32,
+                k_chunk: k_chunk as u32,
             };
-            let gz = (d.batch - batch0).min(max);
+            let gz = (products - z0).min(max);
             self.dispatch(
                 &key,
                 bytemuck::bytes_of(&p),
@@ -123,14 +222,134 @@ impl Engine {
                 [gx as u32, gy as u32, gz as u32],
             )?;
         }
+        if splits == 1 {
+            return Ok(out);
+        }
+        let sum = ReduceDims {
+            outer: d.batch,
+            len: splits,
+            inner: d.m * d.n,
+        };
+        match self.reduce(ReduceOp::Sum, &Storage::Gpu(out), sum, 1.0)? {
+            Storage::Gpu(s) => Ok(s),
+            Storage::Cpu(_) => unreachable!("the GPU backend returns GPU storage"),
+        }
+    }
+
+    /// `shaders/matmul/matvec.wgsl`: an invocation per column, for products of at most
+    /// [`MATVEC_ROWS`] rows on CPU adapters.
+    fn matvec(
+        &self,
+        a: &PooledBuffer,
+        b: &PooledBuffer,
+        d: &MatmulDims,
+        bias: Option<(&PooledBuffer, bool)>,
+    ) -> Result<Arc<PooledBuffer>> {
+        const WG_MATVEC: usize = 64;
+        let mut consts = vec![
+            ("WG", WG_MATVEC as f64),
+            ("TRANS_A", d.trans_a as u32 as f64),
+            ("TRANS_B", d.trans_b as u32 as f64),
+        ];
+        let shader = match bias {
+            Some((_, along_m)) => {
+                consts.push(("BIAS_ALONG_M", along_m as u32 as f64));
+                "matvec_bias"
+            }
+            None => "matvec",
+        };
+        let key = KernelKey::new(shader, &consts);
+        let out = self.out(d.batch * d.m * d.n)?;
+        let mut bufs = vec![a, b, &*out];
+        if let Some((values, _)) = bias {
+            bufs.push(values);
+        }
+        let max = self.limits().max_compute_workgroups_per_dimension as usize;
+        let gx = d.n.div_ceil(WG_MATVEC);
+        if gx > max {
+            return Err(Error::invalid(
+                "matmul",
+                &[d.batch, d.m, d.n],
+                format!(
+                    "an output of {} columns needs more than {max} workgroups",
+                    d.n
+                ),
+            ));
+        }
+        for z0 in (0..d.batch).step_by(max) {
+            let p = MatmulParams {
+                m: d.m as u32,
+                n: d.n as u32,
+                k: d.k as u32,
+                z0: z0 as u32,
+                a_stride: d.a_stride as u32,
+                b_stride: d.b_stride as u32,
+                splits: 1,
+                k_chunk: d.k as u32,
+            };
+            let groups = [
+                gx as u32,
+                d.m.div_ceil(4) as u32,
+                (d.batch - z0).min(max) as u32,
+            ];
+            self.dispatch(&key, bytemuck::bytes_of(&p), &bufs, groups)?;
+        }
         Ok(out)
     }
 
-    pub(crate) fn matmul(&self, a: &Storage, b: &Storage, d: &MatmulDims) -> Result<Storage> {
+    pub(crate) fn matmul(
+        &self,
+        a: &Storage,
+        b: &Storage,
+        d: &MatmulDims,
+        bias: Option<Bias>,
+    ) -> Result<Storage> {
+        let bias = match bias {
+            Some(b) => Some((b.values.gpu_shared()?, b.along_m)),
+            None => None,
+        };
         Ok(Storage::Gpu(self.matmul_any(
             a.gpu_shared()?,
             b.gpu_shared()?,
             d,
+            bias,
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cpu_max_chunk, k_splits};
+
+    #[test]
+    fn only_thin_products_with_a_long_k_split() {
+        let any = usize::MAX;
+        // a classifier's [64, 4608] x [4608, 10]: one tile, nine splits of 512
+        assert_eq!(k_splits(1, 4608, 16, any), (9, 512));
+        // a product with enough tiles, or a short K, stays whole
+        assert_eq!(k_splits(64, 4608, 16, any), (1, 4608));
+        assert_eq!(k_splits(1, 1000, 16, any), (1, 1000));
+        // the ranges cover K, each a multiple of the K tile and at most the longest allowed
+        for (tiles, k, max) in [
+            (1, 1025, any),
+            (3, 5000, 1024),
+            (15, 100_000, any),
+            (64, 50_176, 32_768),
+        ] {
+            let (s, c) = k_splits(tiles, k, 16, max);
+            assert_eq!(c % 16, 0);
+            assert!(c <= max, "{tiles} {k}: {s} x {c}");
+            assert!(s * c >= k && (s - 1) * c < k, "{tiles} {k}: {s} x {c}");
+        }
+    }
+
+    #[test]
+    fn cpu_k_ranges_keep_under_the_loop_budget() {
+        // the full 256 x 128 tile of 256 invocations: 41 loop iterations per slab of 16 at most
+        let c = cpu_max_chunk(256, 128, 16, 256);
+        assert_eq!(c % 16, 0);
+        assert!((20_000..40_000).contains(&c), "{c}");
+        // a narrowed 16 x 64 tile of 8 invocations loops far more per slab
+        assert!(cpu_max_chunk(16, 64, 16, 8) < 6_000);
     }
 }

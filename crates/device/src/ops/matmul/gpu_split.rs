@@ -39,19 +39,40 @@ fn blocks(len: usize, step: usize) -> impl Iterator<Item = Range<usize>> {
 }
 
 impl Engine {
-    /// `C = op(A) op(B)` for any operand sizes the adapter can hold.
+    /// `C = op(A) op(B)` (plus a bias `(values, along_m)`) for any operand sizes the adapter
+    /// can hold.
     pub(crate) fn matmul_any(
         &self,
         a: &Arc<PooledBuffer>,
         b: &Arc<PooledBuffer>,
         d: &MatmulDims,
+        bias: Option<(&Arc<PooledBuffer>, bool)>,
     ) -> Result<Arc<PooledBuffer>> {
         let limit = self.max_binding_len();
         let (a_len, b_len, c_len) = (d.m * d.k, d.k * d.n, d.m * d.n);
         let fits = |len: usize| len <= limit;
         let whole = |buf: &PooledBuffer| (buf.bytes() / 4) as usize;
         if fits(whole(a)) && fits(whole(b)) && fits(c_len * d.batch) {
-            return self.matmul_bufs(a, b, d);
+            return self.matmul_bufs(a, b, d, bias.map(|(v, m)| (&**v, m)));
+        }
+        if let Some((values, along_m)) = bias {
+            // Blocks are summed over K, so the bias is added once, after.
+            let c = self.matmul_any(a, b, d, None)?;
+            let strides = if along_m { [0, 1, 0] } else { [0, 0, 1] };
+            let bc = Broadcast {
+                shape: vec![d.batch, d.m, d.n],
+                strides: vec![vec![c_len, d.n, 1], strides.to_vec()],
+            };
+            let sum = self.binary(
+                BinaryOp::Add,
+                &Storage::Gpu(c),
+                &Storage::Gpu(values.clone()),
+                &bc,
+            )?;
+            return match sum {
+                Storage::Gpu(s) => Ok(s),
+                Storage::Cpu(_) => unreachable!("the GPU backend returns GPU storage"),
+            };
         }
         let (big_a, big_b, big_c) = (!fits(a_len), !fits(b_len), !fits(c_len));
         // Cut each big matrix along its stored rows.
@@ -109,7 +130,7 @@ impl Engine {
                             b_stride: 0,
                             ..*d
                         };
-                        let piece = self.matmul_bufs(&ap, &bp, &dims)?;
+                        let piece = self.matmul_bufs(&ap, &bp, &dims, None)?;
                         acc = Some(match acc {
                             None => piece,
                             Some(sum) => self.add_bufs(sum, piece, rm.len() * rn.len())?,

@@ -1,5 +1,5 @@
 //! Batched matrix products with `torch.matmul`'s shapes, either operand optionally read
-//! transposed. On the GPU this is the GEMM core (`shaders/gemm/`) behind `shaders/matmul.wgsl`,
+//! transposed. On the GPU this is the GEMM core (`shaders/gemm/`) behind `shaders/matmul/`,
 //! split into blocks where an operand exceeds one storage binding.
 
 mod cpu;
@@ -12,6 +12,14 @@ pub use gpu::{MatmulTile, MATMUL_TILE};
 use crate::array::{checked_numel, Array};
 use crate::error::{Error, Result};
 use crate::shape::numel;
+
+/// A bias added to a product as it is stored: `C[m, n] += values[n]` (a linear layer's, over
+/// output features) or `values[m]` (`along_m`: a convolution's, over output channels).
+#[derive(Clone, Copy)]
+pub(crate) struct Bias<'a> {
+    pub values: &'a crate::storage::Storage,
+    pub along_m: bool,
+}
 
 /// A batched matrix product `C[b] = op(A[b]) op(B[b])` with `op` identity or transpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +52,18 @@ impl Array {
     /// [`Array::matmul`] with either operand read transposed in its last two axes
     /// (`A` stored `[..., K, M]`, `B` stored `[..., N, K]`), without materialising it.
     pub fn matmul_t(&self, other: &Array, trans_a: bool, trans_b: bool) -> Result<Array> {
+        self.matmul_bias(other, trans_a, trans_b, None)
+    }
+
+    /// [`Array::matmul_t`] plus `bias[n]` on every row of the product, added as it is
+    /// stored (one pass, not two). `bias` must be `[N]`, on the same device.
+    pub(crate) fn matmul_bias(
+        &self,
+        other: &Array,
+        trans_a: bool,
+        trans_b: bool,
+        bias: Option<&Array>,
+    ) -> Result<Array> {
         const OP: &str = "matmul";
         self.same_device(OP, other)?;
         let (a_vec, b_vec) = (self.rank() == 1, other.rank() == 1);
@@ -117,7 +137,25 @@ impl Array {
             a_stride: if na == 1 { 0 } else { m * ka },
             b_stride: if nb == 1 { 0 } else { ka * n },
         };
-        let s = on_backend!(self.device, matmul(&self.storage, &other.storage, &dims))?;
+        if let Some(b) = bias {
+            self.same_device(OP, b)?;
+            if b.shape != [n] {
+                return Err(Error::mismatch(
+                    OP,
+                    &other.shape,
+                    &b.shape,
+                    format!("the bias needs shape [{n}], one value per output column"),
+                ));
+            }
+        }
+        let bias = bias.map(|b| Bias {
+            values: &b.storage,
+            along_m: false,
+        });
+        let s = on_backend!(
+            self.device,
+            matmul(&self.storage, &other.storage, &dims, bias)
+        )?;
         Ok(Self::wrap(&self.device, out, s))
     }
 }

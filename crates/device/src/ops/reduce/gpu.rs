@@ -5,10 +5,14 @@ use super::{ReduceDims, ReduceOp};
 use crate::error::Result;
 use crate::gpu::kernels::KernelKey;
 use crate::gpu::{Engine, WG};
+use crate::ops::matmul::gpu::CPU_LOOP_BUDGET;
 use crate::storage::Storage;
 
 /// Reductions with at least this many elements per output use a workgroup per output.
 const ROW_REDUCE_MIN: usize = 256;
+/// On CPU adapters, where a workgroup's tree of barriers is a run of coroutine switches on
+/// one core, only reductions with fewer outputs than this use a workgroup per output.
+const CPU_ROW_REDUCE_BELOW: usize = 16;
 
 uniform! {
     /// `reduce.wgsl` and `softmax.wgsl`: the (outer, len, inner) view and the scale.
@@ -36,7 +40,12 @@ impl Engine {
             inner: d.inner as u32,
             scale,
         };
-        let rows = d.len >= ROW_REDUCE_MIN || (d.inner == 1 && d.len >= 32);
+        let rows = if self.is_cpu_adapter() {
+            // `cols` loops over the whole row: keep it within llvmpipe's loop budget
+            (outputs < CPU_ROW_REDUCE_BELOW && d.len >= 32) || d.len >= CPU_LOOP_BUDGET
+        } else {
+            d.len >= ROW_REDUCE_MIN || (d.inner == 1 && d.len >= 32)
+        };
         let consts = [("OP", op.code() as f64), ("WG", WG as f64)];
         let (key, groups) = if rows {
             (
