@@ -25,6 +25,7 @@ const MATVEC: Part = part!("matmul/matvec.wgsl");
 const GEMM_TILES: Part = part!("gemm/tiles.wgsl");
 const GEMM_CORE: Part = part!("gemm/core.wgsl");
 const GEMM_CORE_SUBGROUP: Part = part!("gemm/core_subgroup.wgsl");
+const GEMM_CORE_TALL: Part = part!("gemm/core_subgroup_tall.wgsl");
 
 /// Every kernel by name, as the files its module joins, in order. The GEMM kernels are an
 /// operand file (loads), an epilogue (the store), then the one GEMM core (plain or subgroup), then its
@@ -50,6 +51,14 @@ pub const SHADERS: &[(&str, &[Part])] = &[
     (
         "matmul_bias_subgroup",
         &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE_SUBGROUP, GEMM_TILES],
+    ),
+    (
+        "matmul_subgroup_tall",
+        &[MATMUL, MATMUL_STORE, GEMM_CORE_TALL, GEMM_TILES],
+    ),
+    (
+        "matmul_bias_subgroup_tall",
+        &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE_TALL, GEMM_TILES],
     ),
     ("matvec", &[MATMUL, MATMUL_STORE, MATVEC]),
     ("matvec_bias", &[MATMUL, MATMUL_STORE_BIAS, MATVEC]),

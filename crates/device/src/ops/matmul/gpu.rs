@@ -55,6 +55,8 @@ uniform! {
         "matmul_subgroup",
         "matmul_bias",
         "matmul_bias_subgroup",
+        "matmul_subgroup_tall",
+        "matmul_bias_subgroup_tall",
         "matvec",
         "matvec_bias"
     ] {
@@ -102,6 +104,91 @@ fn cpu_max_chunk(tile_m: usize, tile_n: usize, tile_k: usize, threads: usize) ->
     (CPU_LOOP_BUDGET.saturating_sub(epilogue) / per_slab).max(1) * tile_k
 }
 
+/// A GEMM core the planner can choose: its kernels and the shape of its register block.
+#[derive(Clone, Copy, Debug)]
+struct Core {
+    plain: &'static str,
+    with_bias: &'static str,
+    /// rows of C per invocation
+    rows: u32,
+    /// invocations along N must be a multiple of this (the subgroup size)
+    x_multiple: u32,
+    /// most invocation rows, as a fraction of the tiling's `threads_y`
+    y_divisor: u32,
+    /// time per padded multiply-add relative to the plain core (measured on lavapipe)
+    cost: f64,
+}
+
+/// How one product runs: the core, its orientation and its workgroup.
+struct Plan {
+    core: Core,
+    swap: bool,
+    threads_x: u32,
+    threads_y: u32,
+    cost: f64,
+}
+
+impl Core {
+    const PLAIN: Core = Core {
+        plain: "matmul",
+        with_bias: "matmul_bias",
+        rows: 8,
+        x_multiple: 1,
+        y_divisor: 1,
+        cost: 1.0,
+    };
+
+    fn subgroup(size: u32) -> Core {
+        Core {
+            plain: "matmul_subgroup",
+            with_bias: "matmul_bias_subgroup",
+            rows: 16,
+            x_multiple: size,
+            y_divisor: 1,
+            cost: 0.5,
+        }
+    }
+
+    /// 64 rows per invocation, at most `threads_y / 4` rows of invocations (the same
+    /// 256-row tile as the 16-row core at the default tiling).
+    fn tall(size: u32) -> Core {
+        Core {
+            plain: "matmul_subgroup_tall",
+            with_bias: "matmul_bias_subgroup_tall",
+            rows: 64,
+            x_multiple: size,
+            y_divisor: 4,
+            cost: 0.3,
+        }
+    }
+
+    /// The workgroup for `d` (transposed when `swap`) and its estimated cost: the padded
+    /// output times this core's cost per multiply-add. Thin outputs get narrower
+    /// workgroups (a conv layer's 64 output channels: 3x faster on lavapipe than a
+    /// 256-row tile).
+    fn plan(self, d: &MatmulDims, swap: bool, t: &MatmulTile) -> Plan {
+        let (m, n) = if swap { (d.n, d.m) } else { (d.m, d.n) };
+        let fit = |len: usize, per: u32, least: u32, most: u32| {
+            let want = len.div_ceil(per as usize).next_power_of_two() as u32;
+            want.clamp(most.min(least), most)
+        };
+        let most_y = (t.threads_y / self.y_divisor).max(1);
+        let threads_y = fit(m, self.rows, MIN_THREADS_Y, most_y);
+        let threads_x = fit(n, 8, 4, t.threads_x).next_multiple_of(self.x_multiple);
+        let padded = m.next_multiple_of((self.rows * threads_y) as usize)
+            * n.next_multiple_of(8 * threads_x as usize);
+        // The transpose must be clearly cheaper; ties go to the first core.
+        let bias = if swap { 1.33 } else { 1.0 };
+        Plan {
+            core: self,
+            swap,
+            threads_x,
+            threads_y,
+            cost: padded as f64 * self.cost * bias,
+        }
+    }
+}
+
 impl Engine {
     /// One batched matmul on buffers that each fit a storage binding, with an optional bias
     /// `(values, along_m)` added in the epilogue. A thin product with a long K is split along
@@ -118,33 +205,23 @@ impl Engine {
             return self.matvec(a, b, d, bias);
         }
         let t = self.matmul_tile();
-        let rows = match self.matmul_kernel() {
-            MatmulKernel::Tiled => 8,
-            MatmulKernel::Subgroup { .. } => 16,
-        };
-        // Thin outputs (a conv layer's 64 output channels) get narrower workgroups, 3x faster
-        // on lavapipe than a 256-row tile.
-        let fit = |len: usize, per: u32, least: u32, most: u32| {
-            let want = len.div_ceil(per as usize).next_power_of_two() as u32;
-            want.clamp(most.min(least), most)
-        };
-        // Invocations (x, y) for an output of m x n: x along n, y along m.
-        let threads = |m: usize, n: usize| {
-            let y = fit(m, rows, MIN_THREADS_Y, t.threads_y);
-            let x = match self.matmul_kernel() {
-                MatmulKernel::Tiled => fit(n, 8, 4, t.threads_x),
-                MatmulKernel::Subgroup { size } => fit(n, 8, 4, t.threads_x).next_multiple_of(size),
-            };
-            (x, y)
-        };
-        let padded = |m: usize, n: usize, (x, y): (u32, u32)| {
-            m.next_multiple_of((rows * y) as usize) * n.next_multiple_of(8 * x as usize)
-        };
-        // A thin N (a classifier's 10 classes) in a tile at least 8 invocations wide wastes
-        // most of it: compute C^T = op(B)^T op(A)^T instead when its tiles waste much less.
-        let (straight, swapped) = (threads(d.m, d.n), threads(d.n, d.m));
-        let swap = 4 * padded(d.n, d.m, swapped) < 3 * padded(d.m, d.n, straight);
-        let (d, (threads_x, threads_y), bias) = if swap {
+        // The cores this adapter can run, and their relative speed per padded multiply-add.
+        let mut cores = vec![match self.matmul_kernel() {
+            MatmulKernel::Tiled => Core::PLAIN,
+            MatmulKernel::Subgroup { size } => Core::subgroup(size),
+        }];
+        if let MatmulKernel::Subgroup { size } = self.matmul_kernel() {
+            cores.push(Core::tall(size));
+        }
+        // Each core in both orientations: C, or (for a thin N, such as a classifier's 10
+        // classes) C^T = op(B)^T op(A)^T written transposed. The cheapest plan wins.
+        let plan = cores
+            .iter()
+            .flat_map(|&core| [false, true].map(|swap| core.plan(d, swap, &t)))
+            .min_by(|p, q| p.cost.total_cmp(&q.cost))
+            .expect("at least one core");
+        let swap = plan.swap;
+        let (d, bias) = if swap {
             let t = MatmulDims {
                 m: d.n,
                 n: d.m,
@@ -154,11 +231,15 @@ impl Engine {
                 b_stride: d.a_stride,
                 ..*d
             };
-            (t, swapped, bias.map(|(v, along_m)| (v, !along_m)))
+            (t, bias.map(|(v, along_m)| (v, !along_m)))
         } else {
-            (*d, straight, bias)
+            (*d, bias)
         };
-        let (tile_m, tile_n) = ((rows * threads_y) as usize, (8 * threads_x) as usize);
+        let (threads_x, threads_y) = (plan.threads_x, plan.threads_y);
+        let (tile_m, tile_n) = (
+            (plan.core.rows * threads_y) as usize,
+            (8 * threads_x) as usize,
+        );
         let (gx, gy) = (d.n.div_ceil(tile_n), d.m.div_ceil(tile_m));
         let max_chunk = if self.is_cpu_adapter() {
             let invocations = (threads_x * threads_y) as usize;
@@ -168,11 +249,10 @@ impl Engine {
         };
         let (splits, k_chunk) = k_splits(gx * gy * d.batch, d.k, t.k as usize, max_chunk);
         let (a, b) = if swap { (b, a) } else { (a, b) };
-        let shader = match (self.matmul_kernel(), bias.is_some()) {
-            (MatmulKernel::Tiled, false) => "matmul",
-            (MatmulKernel::Tiled, true) => "matmul_bias",
-            (MatmulKernel::Subgroup { .. }, false) => "matmul_subgroup",
-            (MatmulKernel::Subgroup { .. }, true) => "matmul_bias_subgroup",
+        let shader = if bias.is_some() {
+            plan.core.with_bias
+        } else {
+            plan.core.plain
         };
         let mut consts = vec![
             ("TILE_K", t.k as f64),
@@ -319,7 +399,36 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::{cpu_max_chunk, k_splits};
+    use super::{cpu_max_chunk, k_splits, Core, MatmulDims, MATMUL_TILE};
+
+    fn best(m: usize, k: usize, n: usize) -> (&'static str, bool) {
+        let d = MatmulDims {
+            batch: 1,
+            m,
+            k,
+            n,
+            trans_a: false,
+            trans_b: false,
+            a_stride: 0,
+            b_stride: 0,
+        };
+        let p = [Core::subgroup(8), Core::tall(8)]
+            .iter()
+            .flat_map(|&c| [false, true].map(|swap| c.plan(&d, swap, &MATMUL_TILE)))
+            .min_by(|p, q| p.cost.total_cmp(&q.cost))
+            .unwrap();
+        (p.core.plain, p.swap)
+    }
+
+    #[test]
+    fn the_planner_picks_the_core_and_orientation_per_shape() {
+        // large products take the tall core
+        assert_eq!(best(1024, 1024, 1024), ("matmul_subgroup_tall", false));
+        // a conv layer's 32 output channels: the 16-row core wastes nothing
+        assert_eq!(best(32, 25, 576), ("matmul_subgroup", false));
+        // a classifier's 10 classes: the transpose, so the thin side is the 16-row one
+        assert_eq!(best(64, 4608, 10), ("matmul_subgroup", true));
+    }
 
     #[test]
     fn only_thin_products_with_a_long_k_split() {
