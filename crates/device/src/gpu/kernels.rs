@@ -21,11 +21,11 @@ const CONV_TAP: Part = part!("conv2d/tap.wgsl");
 const MATMUL: Part = part!("matmul/operands.wgsl");
 const MATMUL_STORE: Part = part!("matmul/store.wgsl");
 const MATMUL_STORE_BIAS: Part = part!("matmul/store_bias.wgsl");
-const MATVEC: Part = part!("matmul/matvec.wgsl");
 const GEMM_TILES: Part = part!("gemm/tiles.wgsl");
 const GEMM_CORE: Part = part!("gemm/core.wgsl");
 const GEMM_CORE_SUBGROUP: Part = part!("gemm/core_subgroup.wgsl");
 const GEMM_CORE_TALL: Part = part!("gemm/core_subgroup_tall.wgsl");
+const GEMM_CORE_NARROW: Part = part!("gemm/core_subgroup_narrow.wgsl");
 
 /// Every kernel by name, as the files its module joins, in order. The GEMM kernels are an
 /// operand file (loads), an epilogue (the store), then the one GEMM core (plain or subgroup), then its
@@ -60,8 +60,14 @@ pub const SHADERS: &[(&str, &[Part])] = &[
         "matmul_bias_subgroup_tall",
         &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE_TALL, GEMM_TILES],
     ),
-    ("matvec", &[MATMUL, MATMUL_STORE, MATVEC]),
-    ("matvec_bias", &[MATMUL, MATMUL_STORE_BIAS, MATVEC]),
+    (
+        "matmul_subgroup_narrow",
+        &[MATMUL, MATMUL_STORE, GEMM_CORE_NARROW, GEMM_TILES],
+    ),
+    (
+        "matmul_bias_subgroup_narrow",
+        &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE_NARROW, GEMM_TILES],
+    ),
     ("copy", &[part!("copy.wgsl")]),
     (
         "conv2d_fwd_igemm",

@@ -34,8 +34,9 @@ pub struct MatmulTile {
     pub threads_y: u32,
 }
 
-/// Products with at most this many rows take the matvec kernel on CPU adapters.
-const MATVEC_ROWS: usize = 4;
+/// The narrow core's cost per padded multiply-add (lavapipe: 0.65 of the time of the
+/// 16-row core on a 32 x 25 weight gradient, whose tile it halves).
+const NARROW_COST: f64 = 0.6;
 
 /// Fewest invocation rows a narrowed workgroup keeps (a weight gradient's 10 rows take one
 /// row of 8 or 16).
@@ -57,8 +58,8 @@ uniform! {
         "matmul_bias_subgroup",
         "matmul_subgroup_tall",
         "matmul_bias_subgroup_tall",
-        "matvec",
-        "matvec_bias"
+        "matmul_subgroup_narrow",
+        "matmul_bias_subgroup_narrow"
     ] {
         m: u32,
         n: u32,
@@ -111,6 +112,8 @@ struct Core {
     with_bias: &'static str,
     /// rows of C per invocation
     rows: u32,
+    /// columns of C per invocation
+    cols: u32,
     /// invocations along N must be a multiple of this (the subgroup size)
     x_multiple: u32,
     /// most invocation rows, as a fraction of the tiling's `threads_y`
@@ -133,6 +136,7 @@ impl Core {
         plain: "matmul",
         with_bias: "matmul_bias",
         rows: 8,
+        cols: 8,
         x_multiple: 1,
         y_divisor: 1,
         cost: 1.0,
@@ -143,9 +147,23 @@ impl Core {
             plain: "matmul_subgroup",
             with_bias: "matmul_bias_subgroup",
             rows: 16,
+            cols: 8,
             x_multiple: size,
             y_divisor: 1,
             cost: 0.5,
+        }
+    }
+
+    /// 16 x 4 per invocation: half the 16-row core's tile width, for a thin N.
+    fn narrow(size: u32) -> Core {
+        Core {
+            plain: "matmul_subgroup_narrow",
+            with_bias: "matmul_bias_subgroup_narrow",
+            rows: 16,
+            cols: 4,
+            x_multiple: size,
+            y_divisor: 1,
+            cost: NARROW_COST,
         }
     }
 
@@ -156,6 +174,7 @@ impl Core {
             plain: "matmul_subgroup_tall",
             with_bias: "matmul_bias_subgroup_tall",
             rows: 64,
+            cols: 8,
             x_multiple: size,
             y_divisor: 4,
             cost: 0.3,
@@ -174,9 +193,9 @@ impl Core {
         };
         let most_y = (t.threads_y / self.y_divisor).max(1);
         let threads_y = fit(m, self.rows, MIN_THREADS_Y, most_y);
-        let threads_x = fit(n, 8, 4, t.threads_x).next_multiple_of(self.x_multiple);
+        let threads_x = fit(n, self.cols, 4, t.threads_x).next_multiple_of(self.x_multiple);
         let padded = m.next_multiple_of((self.rows * threads_y) as usize)
-            * n.next_multiple_of(8 * threads_x as usize);
+            * n.next_multiple_of((self.cols * threads_x) as usize);
         // The transpose must be clearly cheaper; ties go to the first core.
         let bias = if swap { 1.33 } else { 1.0 };
         Plan {
@@ -200,10 +219,6 @@ impl Engine {
         d: &MatmulDims,
         bias: Option<(&PooledBuffer, bool)>,
     ) -> Result<Arc<PooledBuffer>> {
-        // (its one loop walks K: within the loop budget)
-        if self.is_cpu_adapter() && d.m <= MATVEC_ROWS && d.k < CPU_LOOP_BUDGET {
-            return self.matvec(a, b, d, bias);
-        }
         let t = self.matmul_tile();
         // The cores this adapter can run, and their relative speed per padded multiply-add.
         let mut cores = vec![match self.matmul_kernel() {
@@ -211,7 +226,7 @@ impl Engine {
             MatmulKernel::Subgroup { size } => Core::subgroup(size),
         }];
         if let MatmulKernel::Subgroup { size } = self.matmul_kernel() {
-            cores.push(Core::tall(size));
+            cores.extend([Core::tall(size), Core::narrow(size)]);
         }
         // Each core in both orientations: C, or (for a thin N, such as a classifier's 10
         // classes) C^T = op(B)^T op(A)^T written transposed. The cheapest plan wins.
@@ -238,7 +253,7 @@ impl Engine {
         let (threads_x, threads_y) = (plan.threads_x, plan.threads_y);
         let (tile_m, tile_n) = (
             (plan.core.rows * threads_y) as usize,
-            (8 * threads_x) as usize,
+            (plan.core.cols * threads_x) as usize,
         );
         let (gx, gy) = (d.n.div_ceil(tile_n), d.m.div_ceil(tile_m));
         let max_chunk = if self.is_cpu_adapter() {
@@ -316,67 +331,6 @@ impl Engine {
         }
     }
 
-    /// `shaders/matmul/matvec.wgsl`: an invocation per column, for products of at most
-    /// [`MATVEC_ROWS`] rows on CPU adapters.
-    fn matvec(
-        &self,
-        a: &PooledBuffer,
-        b: &PooledBuffer,
-        d: &MatmulDims,
-        bias: Option<(&PooledBuffer, bool)>,
-    ) -> Result<Arc<PooledBuffer>> {
-        const WG_MATVEC: usize = 64;
-        let mut consts = vec![
-            ("WG", WG_MATVEC as f64),
-            ("TRANS_A", d.trans_a as u32 as f64),
-            ("TRANS_B", d.trans_b as u32 as f64),
-        ];
-        let shader = match bias {
-            Some((_, along_m)) => {
-                consts.push(("BIAS_ALONG_M", along_m as u32 as f64));
-                "matvec_bias"
-            }
-            None => "matvec",
-        };
-        let key = KernelKey::new(shader, &consts);
-        let out = self.out(d.batch * d.m * d.n)?;
-        let mut bufs = vec![a, b, &*out];
-        if let Some((values, _)) = bias {
-            bufs.push(values);
-        }
-        let max = self.limits().max_compute_workgroups_per_dimension as usize;
-        let gx = d.n.div_ceil(WG_MATVEC);
-        if gx > max {
-            return Err(Error::invalid(
-                "matmul",
-                &[d.batch, d.m, d.n],
-                format!(
-                    "an output of {} columns needs more than {max} workgroups",
-                    d.n
-                ),
-            ));
-        }
-        for z0 in (0..d.batch).step_by(max) {
-            let p = MatmulParams {
-                m: d.m as u32,
-                n: d.n as u32,
-                k: d.k as u32,
-                z0: z0 as u32,
-                a_stride: d.a_stride as u32,
-                b_stride: d.b_stride as u32,
-                splits: 1,
-                k_chunk: d.k as u32,
-            };
-            let groups = [
-                gx as u32,
-                d.m.div_ceil(4) as u32,
-                (d.batch - z0).min(max) as u32,
-            ];
-            self.dispatch(&key, bytemuck::bytes_of(&p), &bufs, groups)?;
-        }
-        Ok(out)
-    }
-
     pub(crate) fn matmul(
         &self,
         a: &Storage,
@@ -412,7 +366,7 @@ mod tests {
             a_stride: 0,
             b_stride: 0,
         };
-        let p = [Core::subgroup(8), Core::tall(8)]
+        let p = [Core::subgroup(8), Core::tall(8), Core::narrow(8)]
             .iter()
             .flat_map(|&c| [false, true].map(|swap| c.plan(&d, swap, &MATMUL_TILE)))
             .min_by(|p, q| p.cost.total_cmp(&q.cost))
@@ -428,6 +382,8 @@ mod tests {
         assert_eq!(best(32, 25, 576), ("matmul_subgroup", false));
         // a classifier's 10 classes: the transpose, so the thin side is the 16-row one
         assert_eq!(best(64, 4608, 10), ("matmul_subgroup", true));
+        // a first convolution's weight gradient, 32 x 25: the half-width tile
+        assert_eq!(best(32, 576, 25), ("matmul_subgroup_narrow", false));
     }
 
     #[test]
