@@ -823,3 +823,15 @@ fn thin_matmuls_with_a_long_k_match_reference() {
         1e-3,
     );
 }
+
+/// Zeros are a buffer clear, not a kernel: they must still zero a recycled buffer that held
+/// other values, over the whole length.
+#[test]
+fn zeros_clear_a_recycled_buffer() {
+    let g = gpu();
+    for len in [1, 3, 1000, 4097] {
+        drop(Array::full(&g, &[len], 7.5).unwrap().to_vec().unwrap());
+        let z = Array::zeros(&g, &[len]).unwrap().to_vec().unwrap();
+        assert!(z.iter().all(|&v| v.to_bits() == 0), "zeros of {len}: {z:?}");
+    }
+}

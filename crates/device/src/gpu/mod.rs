@@ -538,6 +538,18 @@ impl Engine {
         self.profile_point(&mut b, || "copy".to_string(), [0; 3]);
     }
 
+    /// Records zeroing `bytes` bytes of `buf` from `offset` (both multiples of 4): a memset
+    /// in the driver, no kernel (on lavapipe 10 times faster than the fill kernel).
+    pub(crate) fn clear(&self, buf: &wgpu::Buffer, offset: u64, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        let mut b = self.lock();
+        let enc = self.encoder(&mut b);
+        enc.clear_buffer(buf, offset, Some(bytes));
+        self.profile_point(&mut b, || "clear".to_string(), [0; 3]);
+    }
+
     fn encoder<'b>(&self, b: &'b mut Batch) -> &'b mut wgpu::CommandEncoder {
         b.encoder.get_or_insert_with(|| {
             self.device

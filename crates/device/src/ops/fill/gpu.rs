@@ -33,7 +33,12 @@ uniform! {
 
 impl Engine {
     /// Records `out[i] = start + i * step` for the first `len` elements.
+    /// Zeros (positive zero, step 0) are a buffer clear instead of a kernel.
     pub(crate) fn fill(&self, out: &PooledBuffer, len: usize, start: f32, step: f32) -> Result<()> {
+        if start.to_bits() == 0 && step == 0.0 {
+            self.clear(out.buffer(), 0, len as u64 * 4);
+            return Ok(());
+        }
         let key = KernelKey::new("fill", &[("WG", WG as f64)]);
         for (s0, n) in self.ranges(len) {
             let p = FillParams {
