@@ -1,19 +1,19 @@
 // Elementwise binary op with NumPy broadcasting: out[i] = f(a[ia], b[ib]).
 // The output index i is unravelled over `shape`; ia and ib use the operands' strides, which are
-// 0 along broadcast axes. When `plain` is set both operands are laid out like the output.
+// 0 along broadcast axes. When PLAIN is set both operands are laid out like the output.
 // OP codes (BinaryOp::code): 0 add 1 sub 2 mul 3 div 4 maximum 5 minimum
 //   6 eq 7 ne 8 lt 9 le 10 gt 11 ge   (comparisons give 1.0 or 0.0; max/min propagate NaN)
 //   12 relu_grad: x * (y > 0), ReLU's gradient x where its output y is positive
-// Dispatch: ceil(len / WG) workgroups, folded as (x, y).
+// `element(i)` computes element i; shaders/per_element.wgsl, joined after, runs it over `p.len`.
 
 override OP: u32 = 0u;
-override WG: u32 = 256u;
+// Both operands laid out like the output: no index arithmetic.
+override PLAIN: bool = false;
 
 struct Params {
     len: u32,
     rank: u32,
-    plain: u32,
-    _pad: u32,
+    _pad: vec2<u32>,
     offsets: vec4<u32>,
     shape: array<vec4<u32>, 2>,
     strides: array<array<vec4<u32>, 2>, 3>,
@@ -55,15 +55,10 @@ fn apply(x: f32, y: f32) -> f32 {
     }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    if (i >= p.len) {
-        return;
-    }
+fn element(i: u32) {
     var ia = i;
     var ib = i;
-    if (p.plain == 0u) {
+    if (!PLAIN) {
         ia = 0u;
         ib = 0u;
         var rem = i;

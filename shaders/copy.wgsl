@@ -1,15 +1,12 @@
 // Strided copy: element i of the iteration space `shape` moves from
 //   src[offsets.x + sum_d c_d * strides[0][d]]   to   dst[offsets.y + sum_d c_d * strides[1][d]]
 // where c is i unravelled over `shape`. Permute, slice, concat and pad are built from it.
-// Dispatch: ceil(len / WG) workgroups, folded as (x, y).
-
-override WG: u32 = 256u;
+// `element(i)` computes element i; shaders/per_element.wgsl, joined after, runs it over `p.len`.
 
 struct Params {
     len: u32,
     rank: u32,
-    plain: u32,
-    _pad: u32,
+    _pad: vec2<u32>,
     offsets: vec4<u32>,
     shape: array<vec4<u32>, 2>,
     strides: array<array<vec4<u32>, 2>, 3>,
@@ -19,12 +16,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    if (i >= p.len) {
-        return;
-    }
+fn element(i: u32) {
     var s = p.offsets.x;
     var t = p.offsets.y;
     var rem = i;

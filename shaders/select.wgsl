@@ -1,15 +1,14 @@
 // where / select with broadcasting: out[i] = cond[ic] != 0 ? a[ia] : b[ib].
 // Indices are unravelled over `shape` and mapped through each operand's strides (0 along
-// broadcast axes); with `plain` set all three are laid out like the output.
-// Dispatch: ceil(len / WG) workgroups, folded as (x, y).
+// broadcast axes); with PLAIN set all three are laid out like the output.
+// `element(i)` computes element i; shaders/per_element.wgsl, joined after, runs it over `p.len`.
 
-override WG: u32 = 256u;
+override PLAIN: bool = false;
 
 struct Params {
     len: u32,
     rank: u32,
-    plain: u32,
-    _pad: u32,
+    _pad: vec2<u32>,
     offsets: vec4<u32>,
     shape: array<vec4<u32>, 2>,
     strides: array<array<vec4<u32>, 2>, 3>,
@@ -21,14 +20,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    if (i >= p.len) {
-        return;
-    }
+fn element(i: u32) {
     var idx = vec3<u32>(i, i, i);
-    if (p.plain == 0u) {
+    if (!PLAIN) {
         idx = vec3<u32>(0u);
         var rem = i;
         for (var d = i32(p.rank) - 1; d >= 0; d--) {

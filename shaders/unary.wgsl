@@ -1,11 +1,9 @@
 // Elementwise unary op: out[i] = f(x[i]), f chosen by the OP override (codes: UnaryOp::code).
 //   0 neg  1 abs  2 exp  3 log  4 sqrt  5 tanh  6 sigmoid  7 relu  8 pow(x, s)  9 x + s  10 x * s
 // tanh and sigmoid use forms that cannot overflow; pow follows PyTorch for negative bases.
-// Dispatch: ceil(len / WG) workgroups, folded as (x, y).
+// `element(i)` computes element i; shaders/per_element.wgsl, joined after, runs it over `p.len`.
 
 override OP: u32 = 0u;
-override WG: u32 = 256u;
-
 struct Params {
     len: u32,
     scalar: f32,
@@ -63,11 +61,6 @@ fn apply(v: f32, s: f32) -> f32 {
     }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    if (i >= p.len) {
-        return;
-    }
+fn element(i: u32) {
     out[i] = apply(x[i], p.scalar);
 }

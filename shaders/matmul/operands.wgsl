@@ -1,7 +1,8 @@
 // Batched matrix product  C[b] = op(A[b]) · op(B[b]),  op(A): [M, K], op(B): [K, N], C: [M, N],
 // all row-major f32. TRANS_A reads A stored as [K, M], TRANS_B reads B stored as [N, K]:
 // transposes are folded into the tile loads, never materialised.
-// This file holds the operands; the epilogue (matmul/store.wgsl, or matmul/store_bias.wgsl)
+// This file holds the operands; the epilogue (matmul/store.wgsl, matmul/store_bias.wgsl or
+// store_bias_relu.wgsl, after matmul/bias.wgsl)
 // follows it, then the GEMM core: gemm/core.wgsl (kernels `matmul`, `matmul_bias`) or
 // gemm/core_subgroup.wgsl (`*_subgroup`), then gemm/tiles.wgsl.
 //

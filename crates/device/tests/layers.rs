@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use fovea_device::{
-    AdamStep, Array, CrossEntropyOptions, Device, Pool2dOptions, Reduction, SgdStep,
+    AdamStep, Array, Conv2dOptions, CrossEntropyOptions, Device, Pool2dOptions, Reduction, SgdStep,
 };
 use rand::Rng;
 
@@ -661,4 +661,80 @@ fn linear_matches_reference_and_finite_differences() {
         e.contains("expects 128 input features but got 4608") && e.contains("[64, 4608]"),
         "{e}"
     );
+}
+
+#[test]
+fn fused_relu_outputs_match_the_two_ops() {
+    // (y, relu(y)) from one pass equal the layer, then ReLU, on every path: the fused
+    // epilogue (im2col or a whole product, with a bias), and the fallbacks (no bias, a
+    // chunked batch, the implicit GEMM, split K).
+    let mut r = rng(69);
+    let check = |what: &str, (y, z): (Array, Array), want: &Array| {
+        assert_close(&format!("{what}: y"), &y, want, 1e-4, 1e-5);
+        assert_close(
+            &format!("{what}: relu(y)"),
+            &z,
+            &want.relu().unwrap(),
+            1e-4,
+            1e-5,
+        );
+        let (y, z) = (y.to_vec().unwrap(), z.to_vec().unwrap());
+        assert!(
+            y.iter().any(|&v| v < 0.0),
+            "{what}: the test needs negative outputs"
+        );
+        for (a, b) in y.iter().zip(&z) {
+            assert_eq!(*b, a.max(0.0), "{what}: relu(y) is exactly max(y, 0)");
+        }
+    };
+    let (x, w, b) = (
+        data(&mut r, 3 * 2 * 9 * 8, -1.0, 1.0),
+        data(&mut r, 5 * 2 * 9, -1.0, 1.0),
+        data(&mut r, 5, -1.0, 1.0),
+    );
+    let opts = Conv2dOptions {
+        padding: (1, 1),
+        ..Conv2dOptions::default()
+    };
+    let conv = |d: &Device, bias: bool| {
+        let a = |v: &[f32], s: &[usize]| Array::from_slice(d, v, s).unwrap();
+        let (xa, wa, ba) = (a(&x, &[3, 2, 9, 8]), a(&w, &[5, 2, 3, 3]), a(&b, &[5]));
+        let bias = bias.then_some(&ba);
+        (
+            xa.conv2d_relu(&wa, bias, opts).unwrap(),
+            xa.conv2d(&wa, bias, opts).unwrap(),
+        )
+    };
+    let mut devices = conv_variants();
+    devices.push(("cpu".to_string(), cpu()));
+    for (name, d) in &devices {
+        for bias in [true, false] {
+            let (fused, _) = conv(d, bias);
+            let (_, want) = conv(&cpu(), bias);
+            check(&format!("conv2d_relu {name} bias {bias}"), fused, &want);
+        }
+    }
+    for (rows, inp, out) in [(7, 13, 9), (64, 1200, 10), (65, 130, 33)] {
+        let (x, w, b) = (
+            data(&mut r, rows * inp, -1.0, 1.0),
+            data(&mut r, out * inp, -1.0, 1.0),
+            data(&mut r, out, -1.0, 1.0),
+        );
+        for bias in [true, false] {
+            let run = |d: &Device| {
+                let a = |v: &[f32], s: &[usize]| Array::from_slice(d, v, s).unwrap();
+                let (xa, wa, ba) = (a(&x, &[rows, inp]), a(&w, &[out, inp]), a(&b, &[out]));
+                let bias = bias.then_some(&ba);
+                (
+                    xa.linear_relu(&wa, bias).unwrap(),
+                    xa.linear(&wa, bias).unwrap(),
+                )
+            };
+            let (fused, _) = run(&gpu());
+            let (cpu_fused, want) = run(&cpu());
+            let what = format!("linear_relu {rows}x{inp} -> {out} bias {bias}");
+            check(&format!("{what} gpu"), fused, &want);
+            check(&format!("{what} cpu"), cpu_fused, &want);
+        }
+    }
 }

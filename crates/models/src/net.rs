@@ -1,7 +1,7 @@
 //! The course's seed Net.
 
 use crate::Model;
-use fovea_nn::{Conv2d, Linear, MaxPool2d, Module, ModuleExt, ReLU, Result, Tensor};
+use fovea_nn::{call_fused, Conv2d, Linear, MaxPool2d, Module, ModuleExt, ReLU, Result, Tensor};
 
 /// conv1 (in -> 32, 5x5) -> ReLU -> 2x2 max pool -> flatten -> fc1 (4608 -> classes), with
 /// no ReLU on the logits. Input is 28x28.
@@ -32,7 +32,9 @@ impl Net {
 
 impl Module for Net {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let p = self.pool.call(&self.relu1.call(&self.conv1.call(x)?)?)?;
+        // conv1 and relu1 run as one pass on the GPU; hooks still see both outputs
+        let (_, h) = call_fused(&self.conv1, &self.relu1, x)?;
+        let p = self.pool.call(&h)?;
         self.fc1.call(&p.flatten(1, -1)?)
     }
     fovea_nn::children!("Net"; conv1, relu1, pool, fc1);

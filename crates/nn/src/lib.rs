@@ -36,7 +36,7 @@ pub use layers::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Conv2dConfig, Dropout, Flatten, Linear,
     MaxPool2d, ReLU, Sequential,
 };
-pub use module::{Geometry, HookHandle, Hooks, LayerPath, Module, ModuleExt};
+pub use module::{call_fused, Geometry, HookHandle, Hooks, LayerPath, Module, ModuleExt};
 pub use optim::{
     state_dict_async, Adam, CosineAnnealingLr, LrScheduler, OneCycleLr, Optimizer, Sgd, StepLr,
 };

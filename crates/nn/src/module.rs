@@ -58,6 +58,44 @@ pub trait Module: Send + Sync {
     fn geometry(&self) -> Geometry {
         Geometry::Opaque
     }
+
+    /// This module followed by a ReLU in one pass, where the device fuses the two:
+    /// `Some((output, relu(output)))`, or `None` where it has no fused form. Containers
+    /// use it through [`call_fused`]; both outputs are what the two modules would give.
+    fn forward_relu(&self, _x: &Tensor) -> Option<Result<(Tensor, Tensor)>> {
+        None
+    }
+
+    /// Whether this module is [`ReLU`](crate::ReLU) itself, which a layer before it may
+    /// fuse with [`Module::forward_relu`].
+    fn is_relu(&self) -> bool {
+        false
+    }
+}
+
+/// Runs `first` then `then` like two [`ModuleExt::call`]s, giving both outputs. Where `then`
+/// is a ReLU and `first` has a fused form ([`Module::forward_relu`], a convolution or a
+/// linear layer) they take one pass on the device; the forward hooks of each module still
+/// run on its own output, and a stop at `first` ends the pass with its output.
+pub fn call_fused(first: &dyn Module, then: &dyn Module, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let fused = if then.is_relu() {
+        first.forward_relu(x)
+    } else {
+        None
+    };
+    let Some(outputs) = fused else {
+        let y = first.call(x)?;
+        let z = then.call(&y)?;
+        return Ok((y, z));
+    };
+    let (y, z) = outputs?;
+    let hooked = |m: &dyn Module, t: Tensor| match m.hooks() {
+        Some(h) => h.run(t),
+        None => Ok(t),
+    };
+    let y = hooked(first, y)?;
+    let z = hooked(then, z)?;
+    Ok((y, z))
 }
 
 /// How a module maps positions of its input to positions of its output, from which
@@ -423,6 +461,12 @@ impl Module for Box<dyn Module> {
     }
     fn geometry(&self) -> Geometry {
         (**self).geometry()
+    }
+    fn forward_relu(&self, x: &Tensor) -> Option<Result<(Tensor, Tensor)>> {
+        (**self).forward_relu(x)
+    }
+    fn is_relu(&self) -> bool {
+        (**self).is_relu()
     }
 }
 

@@ -112,3 +112,75 @@ fn layers_report_their_geometry() {
         }
     );
 }
+
+/// A hook's record: the layer's path and the output it saw.
+type Seen = (String, Vec<f32>);
+
+#[test]
+fn a_layer_and_its_relu_fused_still_show_both_outputs_to_hooks() {
+    // Sequential runs Conv2d + ReLU and Linear + ReLU as one pass each (on the GPU, one
+    // epilogue writes both outputs); hooks and forward_until see each layer's own output,
+    // the convolution's with its negative values, exactly as unfused.
+    let gpu = Device::gpu().expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
+    for dev in [Device::cpu(), gpu] {
+        let net = Sequential::new()
+            .add(Conv2d::new(1, 3, 3))
+            .add(ReLU::new())
+            .add(Flatten::new())
+            .add(Linear::new(48, 5))
+            .add(ReLU::new());
+        net.to_device(&dev).unwrap();
+        let x = Tensor::new(Array::randn(&dev, &[2, 1, 6, 6], 5).unwrap());
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let mut handles = vec![];
+        for path in ["0", "1", "3", "4"] {
+            let s = seen.clone();
+            handles.push(
+                net.register_forward_hook(path, move |t| {
+                    s.lock()
+                        .unwrap()
+                        .push((path.to_string(), t.to_vec().unwrap()))
+                })
+                .unwrap(),
+            );
+        }
+        let out = net.call(&x).unwrap().to_vec().unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let order: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(order, ["0", "1", "3", "4"], "{}", dev.name());
+        // each layer by itself, unfused
+        let conv = net.get(0).unwrap().forward(&x).unwrap();
+        let fc = net
+            .get(3)
+            .unwrap()
+            .forward(&conv.relu().unwrap().flatten(1, -1).unwrap())
+            .unwrap();
+        let want = [
+            conv.to_vec().unwrap(),
+            conv.relu().unwrap().to_vec().unwrap(),
+            fc.to_vec().unwrap(),
+            fc.relu().unwrap().to_vec().unwrap(),
+        ];
+        for ((path, got), want) in seen.iter().zip(&want) {
+            for (a, b) in got.iter().zip(want) {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{} layer {path}: {a} vs {b}",
+                    dev.name()
+                );
+            }
+        }
+        assert!(
+            seen[0].1.iter().any(|v| *v < 0.0),
+            "the conv hook sees negatives"
+        );
+        assert_eq!(out, seen[3].1);
+        let pre = net.forward_until(&x, "0").unwrap().to_vec().unwrap();
+        assert_eq!(
+            pre,
+            seen[0].1,
+            "{}: forward_until stops at the conv",
+            dev.name()
+        );
+    }
+}

@@ -20,12 +20,15 @@ const CONV_WGRAD: Part = part!("conv2d/wgrad.wgsl");
 const CONV_TAP: Part = part!("conv2d/tap.wgsl");
 const MATMUL: Part = part!("matmul/operands.wgsl");
 const MATMUL_STORE: Part = part!("matmul/store.wgsl");
+const MATMUL_BIAS: Part = part!("matmul/bias.wgsl");
 const MATMUL_STORE_BIAS: Part = part!("matmul/store_bias.wgsl");
+const MATMUL_STORE_BIAS_RELU: Part = part!("matmul/store_bias_relu.wgsl");
 const GEMM_TILES: Part = part!("gemm/tiles.wgsl");
 const GEMM_CORE: Part = part!("gemm/core.wgsl");
 const GEMM_CORE_SUBGROUP: Part = part!("gemm/core_subgroup.wgsl");
 const GEMM_CORE_TALL: Part = part!("gemm/core_subgroup_tall.wgsl");
 const GEMM_CORE_NARROW: Part = part!("gemm/core_subgroup_narrow.wgsl");
+const PER_ELEMENT: Part = part!("per_element.wgsl");
 
 /// Every kernel by name, as the files its module joins, in order. The GEMM kernels are an
 /// operand file (loads), an epilogue (the store), then the one GEMM core (plain or subgroup), then its
@@ -34,9 +37,9 @@ const GEMM_CORE_NARROW: Part = part!("gemm/core_subgroup_narrow.wgsl");
 pub const SHADERS: &[(&str, &[Part])] = &[
     ("fill", &[part!("fill.wgsl")]),
     ("random", &[part!("random.wgsl")]),
-    ("unary", &[part!("unary.wgsl")]),
-    ("binary", &[part!("binary.wgsl")]),
-    ("select", &[part!("select.wgsl")]),
+    ("unary", &[part!("unary.wgsl"), PER_ELEMENT]),
+    ("binary", &[part!("binary.wgsl"), PER_ELEMENT]),
+    ("select", &[part!("select.wgsl"), PER_ELEMENT]),
     ("reduce", &[part!("reduce.wgsl")]),
     ("softmax", &[part!("softmax.wgsl")]),
     ("matmul", &[MATMUL, MATMUL_STORE, GEMM_CORE, GEMM_TILES]),
@@ -46,11 +49,23 @@ pub const SHADERS: &[(&str, &[Part])] = &[
     ),
     (
         "matmul_bias",
-        &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE, GEMM_TILES],
+        &[
+            MATMUL,
+            MATMUL_BIAS,
+            MATMUL_STORE_BIAS,
+            GEMM_CORE,
+            GEMM_TILES,
+        ],
     ),
     (
         "matmul_bias_subgroup",
-        &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE_SUBGROUP, GEMM_TILES],
+        &[
+            MATMUL,
+            MATMUL_BIAS,
+            MATMUL_STORE_BIAS,
+            GEMM_CORE_SUBGROUP,
+            GEMM_TILES,
+        ],
     ),
     (
         "matmul_subgroup_tall",
@@ -58,7 +73,13 @@ pub const SHADERS: &[(&str, &[Part])] = &[
     ),
     (
         "matmul_bias_subgroup_tall",
-        &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE_TALL, GEMM_TILES],
+        &[
+            MATMUL,
+            MATMUL_BIAS,
+            MATMUL_STORE_BIAS,
+            GEMM_CORE_TALL,
+            GEMM_TILES,
+        ],
     ),
     (
         "matmul_subgroup_narrow",
@@ -66,9 +87,55 @@ pub const SHADERS: &[(&str, &[Part])] = &[
     ),
     (
         "matmul_bias_subgroup_narrow",
-        &[MATMUL, MATMUL_STORE_BIAS, GEMM_CORE_NARROW, GEMM_TILES],
+        &[
+            MATMUL,
+            MATMUL_BIAS,
+            MATMUL_STORE_BIAS,
+            GEMM_CORE_NARROW,
+            GEMM_TILES,
+        ],
     ),
-    ("copy", &[part!("copy.wgsl")]),
+    (
+        "matmul_bias_relu",
+        &[
+            MATMUL,
+            MATMUL_BIAS,
+            MATMUL_STORE_BIAS_RELU,
+            GEMM_CORE,
+            GEMM_TILES,
+        ],
+    ),
+    (
+        "matmul_bias_relu_subgroup",
+        &[
+            MATMUL,
+            MATMUL_BIAS,
+            MATMUL_STORE_BIAS_RELU,
+            GEMM_CORE_SUBGROUP,
+            GEMM_TILES,
+        ],
+    ),
+    (
+        "matmul_bias_relu_subgroup_tall",
+        &[
+            MATMUL,
+            MATMUL_BIAS,
+            MATMUL_STORE_BIAS_RELU,
+            GEMM_CORE_TALL,
+            GEMM_TILES,
+        ],
+    ),
+    (
+        "matmul_bias_relu_subgroup_narrow",
+        &[
+            MATMUL,
+            MATMUL_BIAS,
+            MATMUL_STORE_BIAS_RELU,
+            GEMM_CORE_NARROW,
+            GEMM_TILES,
+        ],
+    ),
+    ("copy", &[part!("copy.wgsl"), PER_ELEMENT]),
     (
         "conv2d_fwd_igemm",
         &[CONV_PARAMS, CONV_FWD, CONV_TAP, GEMM_CORE, GEMM_TILES],

@@ -30,6 +30,8 @@ const UNIFORM_RING_BYTES: u64 = 64 * 1024;
 const MAX_BATCH: usize = 64;
 /// Invocations per workgroup of the one-dimensional kernels (their `WG` override).
 pub const WG: u32 = 256;
+/// Elements per invocation of the elementwise kernels (`shaders/per_element.wgsl`'s `PER`).
+pub(crate) const PER: u32 = 8;
 
 /// How to pick an adapter and how the device computes, fixed when it opens (a device's
 /// options never change afterwards). [`GpuOptions::from_env`] reads `FOVEA_BACKEND` and
@@ -660,6 +662,11 @@ impl Engine {
     /// folded into a second dimension past the per-dimension limit.
     pub(crate) fn groups_1d(&self, invocations: usize) -> [u32; 3] {
         self.groups_flat(invocations.div_ceil(WG as usize))
+    }
+
+    /// Workgroup counts for an elementwise kernel over `len` elements, `PER` per invocation.
+    pub(crate) fn groups_per_element(&self, len: usize) -> [u32; 3] {
+        self.groups_1d(len.div_ceil(PER as usize))
     }
 
     /// Workgroup counts for `count` workgroups, folded into a second dimension past the

@@ -3,7 +3,7 @@
 
 use super::buffer_pool::PooledBuffer;
 use super::kernels::KernelKey;
-use super::{Engine, WG};
+use super::{Engine, PER, WG};
 use crate::error::Result;
 use crate::shape::MAX_RANK;
 use bytemuck::Zeroable;
@@ -13,8 +13,7 @@ uniform! {
     pub(crate) struct StridedParams for ["binary", "select", "copy"] {
         pub(crate) len: u32,
         rank: u32,
-        plain: u32,
-        _pad: u32,
+        _pad: [u32; 2],
         offsets: [u32; 4],
         shape: [u32; MAX_RANK],
         strides: [[u32; MAX_RANK]; 3],
@@ -22,16 +21,10 @@ uniform! {
 }
 
 impl StridedParams {
-    pub(crate) fn new(
-        shape: &[usize],
-        strides: &[&[usize]],
-        offsets: [usize; 2],
-        plain: bool,
-    ) -> Self {
+    pub(crate) fn new(shape: &[usize], strides: &[&[usize]], offsets: [usize; 2]) -> Self {
         let mut p = StridedParams::zeroed();
         p.len = shape.iter().product::<usize>() as u32;
         p.rank = shape.len() as u32;
-        p.plain = plain as u32;
         p.offsets = [offsets[0] as u32, offsets[1] as u32, 0, 0];
         for (d, &s) in shape.iter().enumerate() {
             p.shape[d] = s as u32;
@@ -50,19 +43,20 @@ impl Engine {
         &self,
         kernel: &'static str,
         op: Option<u32>,
+        plain: Option<bool>,
         p: &StridedParams,
         bufs: &[&PooledBuffer],
     ) -> Result<()> {
-        let wg = WG as f64;
-        let key = match op {
-            Some(op) => KernelKey::new(kernel, &[("OP", op as f64), ("WG", wg)]),
-            None => KernelKey::new(kernel, &[("WG", wg)]),
-        };
+        let (wg, per) = (("WG", WG as f64), ("PER", PER as f64));
+        let mut overrides = vec![wg, per];
+        overrides.extend(op.map(|op| ("OP", op as f64)));
+        overrides.extend(plain.map(|on| ("PLAIN", on as u32 as f64)));
+        let key = KernelKey::new(kernel, &overrides);
         self.dispatch(
             &key,
             bytemuck::bytes_of(p),
             bufs,
-            self.groups_1d(p.len as usize),
+            self.groups_per_element(p.len as usize),
         )
     }
 }

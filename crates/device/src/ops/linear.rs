@@ -44,6 +44,27 @@ impl Array {
     /// `x W^T + b` over the last axis of `x` (`[*, in]` to `[*, out]`), like
     /// `torch.nn.functional.linear`.
     pub fn linear(&self, weight: &Array, bias: Option<&Array>) -> Result<Array> {
+        Ok(self.linear_then(weight, bias, false)?.0)
+    }
+
+    /// [`Array::linear`] and the ReLU of its output, `(y, relu(y))`. On the GPU the product's
+    /// epilogue writes both in one pass where it can (with a bias, K not split); elsewhere
+    /// the ReLU runs after it. The results are those of the two ops.
+    pub fn linear_relu(&self, weight: &Array, bias: Option<&Array>) -> Result<(Array, Array)> {
+        let (y, activated) = self.linear_then(weight, bias, true)?;
+        let activated = match activated {
+            Some(a) => a,
+            None => y.relu()?,
+        };
+        Ok((y, activated))
+    }
+
+    fn linear_then(
+        &self,
+        weight: &Array,
+        bias: Option<&Array>,
+        relu: bool,
+    ) -> Result<(Array, Option<Array>)> {
         const OP: &str = "linear";
         self.same_device(OP, weight)?;
         let rows = rows_of(OP, self, weight)?;
@@ -59,12 +80,15 @@ impl Array {
             }
         }
         // The bias is added in the product's epilogue.
-        let y = self
+        let (y, activated) = self
             .reshape(&[rows, inp])?
-            .matmul_bias(weight, false, true, bias)?;
+            .matmul_then(weight, false, true, bias, relu)?;
         let mut shape = self.shape().to_vec();
         *shape.last_mut().expect("rank checked") = out;
-        y.reshape(&shape)
+        Ok((
+            y.reshape(&shape)?,
+            activated.map(|a| a.reshape(&shape)).transpose()?,
+        ))
     }
 
     /// Gradients of `sum(linear(x, weight, bias) * grad_y)`.

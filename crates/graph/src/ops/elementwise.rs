@@ -67,9 +67,21 @@ impl Tensor {
         tanh as Tanh (g) => g.mul(&y.mul(&y)?.neg()?.add_scalar(1.0)?)?;
         /// logistic sigmoid
         sigmoid as Sigmoid (g) => g.mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)?;
-        /// `max(x, 0)`, keeping its output (`x > 0` exactly where `y > 0`), as PyTorch does;
-        /// its backward rule is the one guided backpropagation overrides
-        relu as Relu (g) => g.relu_grad(&y)?;
+    }
+
+    /// `max(x, 0)`, keeping its output (`x > 0` exactly where `y > 0`), as PyTorch does;
+    /// its backward rule is the one guided backpropagation overrides.
+    pub fn relu(&self) -> Result<Tensor> {
+        self.record_relu(self.array().relu()?)
+    }
+
+    /// Records `y`, already computed as `relu(self)` (by a fused layer's epilogue), as
+    /// [`Tensor::relu`]'s node.
+    pub(crate) fn record_relu(&self, y: Array) -> Result<Tensor> {
+        let saved = y.clone();
+        record_full(Op::Relu, y, &[self], &[false], true, move |g: &Array, _| {
+            Ok(vec![Some(g.relu_grad(&saved)?)])
+        })
     }
 
     /// `x^p`.

@@ -38,8 +38,37 @@ impl Tensor {
         bias: Option<&Tensor>,
         opts: Conv2dOptions,
     ) -> Result<Tensor> {
+        let v = self
+            .array()
+            .conv2d(&weight.array(), opt_array(bias).as_ref(), opts)?;
+        self.record_conv2d(v, weight, bias, opts)
+    }
+
+    /// [`Tensor::conv2d`] followed by [`Tensor::relu`], in one pass where the device fuses
+    /// them: `(y, relu(y))`, recorded as the two ops, so hooks, gradients and overridden
+    /// backward rules see both.
+    pub fn conv2d_relu(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: Conv2dOptions,
+    ) -> Result<(Tensor, Tensor)> {
+        let (v, activated) =
+            self.array()
+                .conv2d_relu(&weight.array(), opt_array(bias).as_ref(), opts)?;
+        let y = self.record_conv2d(v, weight, bias, opts)?;
+        let activated = y.record_relu(activated)?;
+        Ok((y, activated))
+    }
+
+    fn record_conv2d(
+        &self,
+        v: Array,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: Conv2dOptions,
+    ) -> Result<Tensor> {
         let (x, w) = (self.array(), weight.array());
-        let v = x.conv2d(&w, opt_array(bias).as_ref(), opts)?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         record_saving(
@@ -111,8 +140,25 @@ impl Tensor {
 
     /// `x W^T + b` over the last axis (`F.linear`), weight `[out, in]`.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let v = self
+            .array()
+            .linear(&weight.array(), opt_array(bias).as_ref())?;
+        self.record_linear(v, weight, bias)
+    }
+
+    /// [`Tensor::linear`] followed by [`Tensor::relu`], in one pass where the device fuses
+    /// them: `(y, relu(y))`, recorded as the two ops.
+    pub fn linear_relu(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
+        let (v, activated) = self
+            .array()
+            .linear_relu(&weight.array(), opt_array(bias).as_ref())?;
+        let y = self.record_linear(v, weight, bias)?;
+        let activated = y.record_relu(activated)?;
+        Ok((y, activated))
+    }
+
+    fn record_linear(&self, v: Array, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         let (x, w) = (self.array(), weight.array());
-        let v = x.linear(&w, opt_array(bias).as_ref())?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         record_saving(

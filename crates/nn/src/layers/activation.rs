@@ -27,6 +27,9 @@ impl Module for ReLU {
     fn type_name(&self) -> &'static str {
         "ReLU"
     }
+    fn is_relu(&self) -> bool {
+        true
+    }
     layer_path_methods!();
     fn geometry(&self) -> Geometry {
         Geometry::Pointwise

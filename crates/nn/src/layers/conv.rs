@@ -118,10 +118,8 @@ impl Conv2d {
     pub fn options(&self) -> Conv2dOptions {
         self.opts
     }
-}
 
-impl Module for Conv2d {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn check(&self, x: &Tensor) -> Result<()> {
         let ty = self.type_name();
         expect_nchw(&self.path, ty, x)?;
         let want = self.weight.shape()[1] * self.opts.groups;
@@ -136,8 +134,24 @@ impl Module for Conv2d {
                 ),
             });
         }
+        Ok(())
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.check(x)?;
         x.conv2d(&self.weight, self.bias.as_ref(), self.opts)
-            .map_err(|e| in_layer(&self.path, ty, e))
+            .map_err(|e| in_layer(&self.path, self.type_name(), e))
+    }
+
+    fn forward_relu(&self, x: &Tensor) -> Option<Result<(Tensor, Tensor)>> {
+        let run = || {
+            self.check(x)?;
+            x.conv2d_relu(&self.weight, self.bias.as_ref(), self.opts)
+                .map_err(|e| in_layer(&self.path, self.type_name(), e))
+        };
+        Some(run())
     }
 
     fn type_name(&self) -> &'static str {

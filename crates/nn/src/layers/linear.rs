@@ -57,22 +57,37 @@ impl Linear {
     }
 }
 
-impl Module for Linear {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let ty = self.type_name();
+impl Linear {
+    fn check(&self, x: &Tensor) -> Result<()> {
         let want = self.in_features();
         let got = x.shape().last().copied().unwrap_or(0);
         if x.rank() == 0 || got != want {
             return Err(Error::Layer {
-                layer: self.path.describe(ty),
+                layer: self.path.describe(self.type_name()),
                 msg: format!(
                     "expects {want} input features, got {got} from input of shape {}; set in_features to {got} or change the layers before it",
                     source_shape(x)
                 ),
             });
         }
+        Ok(())
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.check(x)?;
         x.linear(&self.weight, self.bias.as_ref())
-            .map_err(|e| in_layer(&self.path, ty, e))
+            .map_err(|e| in_layer(&self.path, self.type_name(), e))
+    }
+
+    fn forward_relu(&self, x: &Tensor) -> Option<Result<(Tensor, Tensor)>> {
+        let run = || {
+            self.check(x)?;
+            x.linear_relu(&self.weight, self.bias.as_ref())
+                .map_err(|e| in_layer(&self.path, self.type_name(), e))
+        };
+        Some(run())
     }
 
     fn type_name(&self) -> &'static str {

@@ -1,7 +1,7 @@
 //! `Sequential`.
 
 use crate::error::Result;
-use crate::module::{LayerPath, Module, ModuleExt};
+use crate::module::{call_fused, LayerPath, Module, ModuleExt};
 use fovea_graph::Tensor;
 
 /// Modules applied in order, named `0`, `1`, ... like `nn.Sequential`.
@@ -61,9 +61,20 @@ impl Sequential {
         mut tap: impl FnMut(usize, &Tensor) -> Result<()>,
     ) -> Result<Tensor> {
         let mut h = x.clone();
-        for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.call(&h)?;
+        let mut i = 0;
+        while i < self.layers.len() {
+            // A layer and the ReLU after it run as one pass where the layer fuses them.
+            if let Some(next) = self.layers.get(i + 1).filter(|l| l.is_relu()) {
+                let (y, z) = call_fused(&*self.layers[i], &**next, &h)?;
+                tap(i, &y)?;
+                tap(i + 1, &z)?;
+                h = z;
+                i += 2;
+                continue;
+            }
+            h = self.layers[i].call(&h)?;
             tap(i, &h)?;
+            i += 1;
         }
         Ok(h)
     }

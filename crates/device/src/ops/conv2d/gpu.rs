@@ -136,15 +136,18 @@ fn subgroup_twin(shader: &'static str) -> &'static str {
 }
 
 impl Engine {
+    /// The forward pass, and with `relu` also its ReLU where the GEMM's epilogue can write it
+    /// (`None`: the caller applies it).
     pub(crate) fn conv2d(
         &self,
         x: &Storage,
         w: &Storage,
         bias: Option<&Storage>,
         g: &Conv2dGeom,
-    ) -> Result<Storage> {
+        relu: bool,
+    ) -> Result<(Storage, Option<Storage>)> {
         if let Some(chunk) = self.im2col_chunk(g) {
-            return self.conv2d_im2col(x, w, bias, g, chunk);
+            return self.conv2d_im2col(x, w, bias, g, chunk, relu);
         }
         let out = self.out(g.n * g.c_out * g.oh * g.ow)?;
         let p = ConvParams::new(g, bias.is_some());
@@ -152,7 +155,7 @@ impl Engine {
         let bufs = [x.gpu()?, w.gpu()?, bias.unwrap_or(x).gpu()?, &out];
         let gemm = (g.c_out / g.groups, g.n * g.oh * g.ow);
         self.conv_gemm("conv2d_fwd_igemm", &p, &bufs, gemm, g.groups)?;
-        Ok(Storage::Gpu(out))
+        Ok((Storage::Gpu(out), None))
     }
 
     pub(crate) fn conv2d_backward_data(

@@ -105,6 +105,8 @@ impl Engine {
         Ok(out)
     }
 
+    /// The forward pass as im2col + GEMM, `chunk` images at a time. With `relu` and a bias,
+    /// an unchunked pass also gives the output's ReLU from the GEMM's epilogue.
     pub(crate) fn conv2d_im2col(
         &self,
         x: &Storage,
@@ -112,7 +114,8 @@ impl Engine {
         bias: Option<&Storage>,
         g: &Conv2dGeom,
         chunk: usize,
-    ) -> Result<Storage> {
+        relu: bool,
+    ) -> Result<(Storage, Option<Storage>)> {
         let (k, p) = (g.c_in * g.kh * g.kw, g.oh * g.ow);
         let per_out = g.c_out * p;
         let (x, w) = (x.gpu()?, w.gpu()?);
@@ -134,11 +137,14 @@ impl Engine {
                 a_stride: 0,
                 b_stride: k * p,
             };
-            let part = self.matmul_bufs(w, &cols, &dims, bias)?;
             if nb == g.n {
-                y = Some(part);
-                break;
+                let (part, activated) = match bias {
+                    Some(bias) if relu => self.matmul_bufs_relu(w, &cols, &dims, bias)?,
+                    _ => (self.matmul_bufs(w, &cols, &dims, bias)?, None),
+                };
+                return Ok((storage(part), activated.map(storage)));
             }
+            let part = self.matmul_bufs(w, &cols, &dims, bias)?;
             let full = match &y {
                 Some(full) => full,
                 None => y.insert(self.out(g.n * per_out)?),
@@ -151,7 +157,7 @@ impl Engine {
                 (nb * per_out) as u64 * 4,
             );
         }
-        Ok(storage(y.expect("the batch is not empty")))
+        Ok((storage(y.expect("the batch is not empty")), None))
     }
 
     pub(crate) fn conv2d_dgrad_im2col(

@@ -11,6 +11,7 @@ mod gpu_im2col;
 pub use gpu_im2col::ConvAlgo;
 
 use crate::array::Array;
+use crate::device::Backend;
 use crate::error::{Error, Result};
 
 /// `torch.nn.functional.conv2d`'s attributes: stride, zero padding, dilation (rows, columns)
@@ -147,6 +148,33 @@ impl Array {
         bias: Option<&Array>,
         opts: Conv2dOptions,
     ) -> Result<Array> {
+        Ok(self.conv2d_then(weight, bias, opts, false)?.0)
+    }
+
+    /// [`Array::conv2d`] and the ReLU of its output, `(y, relu(y))`. On the GPU the
+    /// convolution's epilogue writes both in one pass where it can (im2col with a bias);
+    /// elsewhere the ReLU runs after it. The results are those of the two ops.
+    pub fn conv2d_relu(
+        &self,
+        weight: &Array,
+        bias: Option<&Array>,
+        opts: Conv2dOptions,
+    ) -> Result<(Array, Array)> {
+        let (y, activated) = self.conv2d_then(weight, bias, opts, true)?;
+        let activated = match activated {
+            Some(a) => a,
+            None => y.relu()?,
+        };
+        Ok((y, activated))
+    }
+
+    fn conv2d_then(
+        &self,
+        weight: &Array,
+        bias: Option<&Array>,
+        opts: Conv2dOptions,
+        relu: bool,
+    ) -> Result<(Array, Option<Array>)> {
         self.same_device("conv2d", weight)?;
         let g = opts.geometry(self.shape(), weight.shape())?;
         if let Some(b) = bias {
@@ -160,20 +188,14 @@ impl Array {
                 ));
             }
         }
-        let s = on_backend!(
-            self.device(),
-            conv2d(
-                self.storage(),
-                weight.storage(),
-                bias.map(Array::storage),
-                &g,
-            )
-        )?;
-        Ok(Array::wrap(
-            self.device(),
-            vec![g.n, g.c_out, g.oh, g.ow],
-            s,
-        ))
+        let (x, w, b) = (self.storage(), weight.storage(), bias.map(Array::storage));
+        let (y, activated) = match self.device().backend() {
+            Backend::Cpu(c) => (c.conv2d(x, w, b, &g)?, None),
+            Backend::Gpu(e) => e.conv2d(x, w, b, &g, relu)?,
+        };
+        let shape = vec![g.n, g.c_out, g.oh, g.ow];
+        let wrap = |s| Array::wrap(self.device(), shape.clone(), s);
+        Ok((wrap(y), activated.map(wrap)))
     }
 
     /// Gradient w.r.t. the input of `sum(conv2d(x, weight) * grad_y)`, for an input of

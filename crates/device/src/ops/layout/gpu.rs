@@ -32,9 +32,8 @@ impl Engine {
                 &piece.shape,
                 &[&piece.src_strides, &piece.dst_strides],
                 [piece.src_offset, piece.dst_offset],
-                false,
             );
-            self.strided("copy", None, &p, &[src.gpu()?, &out])?;
+            self.strided("copy", None, None, &p, &[src.gpu()?, &out])?;
         }
         Ok(Storage::Gpu(out))
     }

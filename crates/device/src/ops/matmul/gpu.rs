@@ -59,7 +59,11 @@ uniform! {
         "matmul_subgroup_tall",
         "matmul_bias_subgroup_tall",
         "matmul_subgroup_narrow",
-        "matmul_bias_subgroup_narrow"
+        "matmul_bias_subgroup_narrow",
+        "matmul_bias_relu",
+        "matmul_bias_relu_subgroup",
+        "matmul_bias_relu_subgroup_tall",
+        "matmul_bias_relu_subgroup_narrow"
     ] {
         m: u32,
         n: u32,
@@ -110,6 +114,8 @@ fn cpu_max_chunk(tile_m: usize, tile_n: usize, tile_k: usize, threads: usize) ->
 struct Core {
     plain: &'static str,
     with_bias: &'static str,
+    /// with the bias and a second output, the ReLU of the first
+    with_bias_relu: &'static str,
     /// rows of C per invocation
     rows: u32,
     /// columns of C per invocation
@@ -135,6 +141,7 @@ impl Core {
     const PLAIN: Core = Core {
         plain: "matmul",
         with_bias: "matmul_bias",
+        with_bias_relu: "matmul_bias_relu",
         rows: 8,
         cols: 8,
         x_multiple: 1,
@@ -146,6 +153,7 @@ impl Core {
         Core {
             plain: "matmul_subgroup",
             with_bias: "matmul_bias_subgroup",
+            with_bias_relu: "matmul_bias_relu_subgroup",
             rows: 16,
             cols: 8,
             x_multiple: size,
@@ -159,6 +167,7 @@ impl Core {
         Core {
             plain: "matmul_subgroup_narrow",
             with_bias: "matmul_bias_subgroup_narrow",
+            with_bias_relu: "matmul_bias_relu_subgroup_narrow",
             rows: 16,
             cols: 4,
             x_multiple: size,
@@ -173,6 +182,7 @@ impl Core {
         Core {
             plain: "matmul_subgroup_tall",
             with_bias: "matmul_bias_subgroup_tall",
+            with_bias_relu: "matmul_bias_relu_subgroup_tall",
             rows: 64,
             cols: 8,
             x_multiple: size,
@@ -219,6 +229,29 @@ impl Engine {
         d: &MatmulDims,
         bias: Option<(&PooledBuffer, bool)>,
     ) -> Result<Arc<PooledBuffer>> {
+        Ok(self.gemm(a, b, d, bias, false)?.0)
+    }
+
+    /// [`Engine::matmul_bufs`] with a bias, also giving the ReLU of the product written by the
+    /// same epilogue; `None` where the product splits K (the caller applies the ReLU).
+    pub(crate) fn matmul_bufs_relu(
+        &self,
+        a: &PooledBuffer,
+        b: &PooledBuffer,
+        d: &MatmulDims,
+        bias: (&PooledBuffer, bool),
+    ) -> Result<(Arc<PooledBuffer>, Option<Arc<PooledBuffer>>)> {
+        self.gemm(a, b, d, Some(bias), true)
+    }
+
+    fn gemm(
+        &self,
+        a: &PooledBuffer,
+        b: &PooledBuffer,
+        d: &MatmulDims,
+        bias: Option<(&PooledBuffer, bool)>,
+        relu: bool,
+    ) -> Result<(Arc<PooledBuffer>, Option<Arc<PooledBuffer>>)> {
         let t = self.matmul_tile();
         // The cores this adapter can run, and their relative speed per padded multiply-add.
         let mut cores = vec![match self.matmul_kernel() {
@@ -264,10 +297,12 @@ impl Engine {
         };
         let (splits, k_chunk) = k_splits(gx * gy * d.batch, d.k, t.k as usize, max_chunk);
         let (a, b) = if swap { (b, a) } else { (a, b) };
-        let shader = if bias.is_some() {
-            plan.core.with_bias
-        } else {
-            plan.core.plain
+        // A partial product over a K range has no ReLU: split products leave it to the caller.
+        let relu = relu && bias.is_some() && splits == 1;
+        let shader = match (bias, relu) {
+            (Some(_), true) => plan.core.with_bias_relu,
+            (Some(_), false) => plan.core.with_bias,
+            (None, _) => plan.core.plain,
         };
         let mut consts = vec![
             ("TILE_K", t.k as f64),
@@ -294,10 +329,14 @@ impl Engine {
         }
         let products = d.batch * splits;
         let out = self.out(products * d.m * d.n)?;
+        let activated = if relu {
+            Some(self.out(products * d.m * d.n)?)
+        } else {
+            None
+        };
         let mut bufs = vec![a, b, &*out];
-        if let Some((values, _)) = bias {
-            bufs.push(values);
-        }
+        bufs.extend(bias.map(|(values, _)| values));
+        bufs.extend(activated.as_deref());
         for z0 in (0..products).step_by(max) {
             let p = MatmulParams {
                 m: d.m as u32,
@@ -318,7 +357,7 @@ impl Engine {
             )?;
         }
         if splits == 1 {
-            return Ok(out);
+            return Ok((out, activated));
         }
         let sum = ReduceDims {
             outer: d.batch,
@@ -326,28 +365,28 @@ impl Engine {
             inner: d.m * d.n,
         };
         match self.reduce(ReduceOp::Sum, &Storage::Gpu(out), sum, 1.0)? {
-            Storage::Gpu(s) => Ok(s),
+            Storage::Gpu(s) => Ok((s, None)),
             Storage::Cpu(_) => unreachable!("the GPU backend returns GPU storage"),
         }
     }
 
+    /// A batched matmul with an optional bias, and with `relu` also the product's ReLU where
+    /// the epilogue writes it (`None`: the caller applies it).
     pub(crate) fn matmul(
         &self,
         a: &Storage,
         b: &Storage,
         d: &MatmulDims,
         bias: Option<Bias>,
-    ) -> Result<Storage> {
+        relu: bool,
+    ) -> Result<(Storage, Option<Storage>)> {
         let bias = match bias {
             Some(b) => Some((b.values.gpu_shared()?, b.along_m)),
             None => None,
         };
-        Ok(Storage::Gpu(self.matmul_any(
-            a.gpu_shared()?,
-            b.gpu_shared()?,
-            d,
-            bias,
-        )?))
+        let (a, b) = (a.gpu_shared()?, b.gpu_shared()?);
+        let (c, activated) = self.matmul_any_relu(a, b, d, bias, relu)?;
+        Ok((Storage::Gpu(c), activated.map(Storage::Gpu)))
     }
 }
 

@@ -48,13 +48,47 @@ impl Engine {
         d: &MatmulDims,
         bias: Option<(&Arc<PooledBuffer>, bool)>,
     ) -> Result<Arc<PooledBuffer>> {
+        Ok(self.matmul_any_relu(a, b, d, bias, false)?.0)
+    }
+
+    /// [`Engine::matmul_any`], and with `relu` and a bias also the product's ReLU where the
+    /// epilogue writes it (`None`: the caller applies it).
+    pub(crate) fn matmul_any_relu(
+        &self,
+        a: &Arc<PooledBuffer>,
+        b: &Arc<PooledBuffer>,
+        d: &MatmulDims,
+        bias: Option<(&Arc<PooledBuffer>, bool)>,
+        relu: bool,
+    ) -> Result<(Arc<PooledBuffer>, Option<Arc<PooledBuffer>>)> {
+        let limit = self.max_binding_len();
+        let whole = |buf: &PooledBuffer| (buf.bytes() / 4) as usize;
+        if [whole(a), whole(b), d.m * d.n * d.batch]
+            .iter()
+            .all(|&len| len <= limit)
+        {
+            return match bias {
+                Some((v, along_m)) if relu => self.matmul_bufs_relu(a, b, d, (&**v, along_m)),
+                _ => Ok((
+                    self.matmul_bufs(a, b, d, bias.map(|(v, m)| (&**v, m)))?,
+                    None,
+                )),
+            };
+        }
+        self.matmul_blocks(a, b, d, bias).map(|c| (c, None))
+    }
+
+    /// [`Engine::matmul_any`] past the binding limit: block by block.
+    fn matmul_blocks(
+        &self,
+        a: &Arc<PooledBuffer>,
+        b: &Arc<PooledBuffer>,
+        d: &MatmulDims,
+        bias: Option<(&Arc<PooledBuffer>, bool)>,
+    ) -> Result<Arc<PooledBuffer>> {
         let limit = self.max_binding_len();
         let (a_len, b_len, c_len) = (d.m * d.k, d.k * d.n, d.m * d.n);
         let fits = |len: usize| len <= limit;
-        let whole = |buf: &PooledBuffer| (buf.bytes() / 4) as usize;
-        if fits(whole(a)) && fits(whole(b)) && fits(c_len * d.batch) {
-            return self.matmul_bufs(a, b, d, bias.map(|(v, m)| (&**v, m)));
-        }
         if let Some((values, along_m)) = bias {
             // Blocks are summed over K, so the bias is added once, after.
             let c = self.matmul_any(a, b, d, None)?;
@@ -219,13 +253,8 @@ impl Engine {
             return Ok(());
         }
         if r > 16 && src.bytes() <= limit && dst.bytes() <= limit {
-            let p = StridedParams::new(
-                &[r, c],
-                &[&[src_ld, 1], &[dst_ld, 1]],
-                [src_off, dst_off],
-                false,
-            );
-            return self.strided("copy", None, &p, &[src, dst]);
+            let p = StridedParams::new(&[r, c], &[&[src_ld, 1], &[dst_ld, 1]], [src_off, dst_off]);
+            return self.strided("copy", None, None, &p, &[src, dst]);
         }
         for i in 0..r {
             let (s, t) = (

@@ -10,6 +10,7 @@ pub(crate) use cpu::{gemm, MatRef, Threads};
 pub use gpu::{MatmulTile, MATMUL_TILE};
 
 use crate::array::{checked_numel, Array};
+use crate::device::Backend;
 use crate::error::{Error, Result};
 use crate::shape::numel;
 
@@ -64,6 +65,19 @@ impl Array {
         trans_b: bool,
         bias: Option<&Array>,
     ) -> Result<Array> {
+        Ok(self.matmul_then(other, trans_a, trans_b, bias, false)?.0)
+    }
+
+    /// [`Array::matmul_bias`], and with `relu` also the product's ReLU where the GPU's
+    /// epilogue writes it in the same pass (`None`: the caller applies it).
+    pub(crate) fn matmul_then(
+        &self,
+        other: &Array,
+        trans_a: bool,
+        trans_b: bool,
+        bias: Option<&Array>,
+        relu: bool,
+    ) -> Result<(Array, Option<Array>)> {
         const OP: &str = "matmul";
         self.same_device(OP, other)?;
         let (a_vec, b_vec) = (self.rank() == 1, other.rank() == 1);
@@ -152,10 +166,12 @@ impl Array {
             values: &b.storage,
             along_m: false,
         });
-        let s = on_backend!(
-            self.device,
-            matmul(&self.storage, &other.storage, &dims, bias)
-        )?;
-        Ok(Self::wrap(&self.device, out, s))
+        let (a, b) = (&self.storage, &other.storage);
+        let (c, activated) = match self.device.backend() {
+            Backend::Cpu(cpu) => (cpu.matmul(a, b, &dims, bias)?, None),
+            Backend::Gpu(e) => e.matmul(a, b, &dims, bias, relu)?,
+        };
+        let wrap = |s| Self::wrap(&self.device, out.clone(), s);
+        Ok((wrap(c), activated.map(wrap)))
     }
 }
