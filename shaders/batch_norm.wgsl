@@ -3,6 +3,7 @@
 //            (two passes over the channel, so the variance does not cancel)
 //   moments, MODE 1: out[c] = sum(z[:, c]), out[C + c] = sum(z[:, c] * (x[:, c] - center[c]))
 //   affine:  out = coef[c] * x + coef[C + c] (+ coef[2C + c] * z when HAS_Z = 1)
+//   affine_relu: the same, and max(out, 0) in `activated` (batch norm followed by a ReLU)
 // Batch norm's forward is one affine map (scale, shift) after the moments; its backward is
 // one MODE 1 moments pass and one affine map with z = grad_y.
 // Dispatch: moments, one workgroup (WG a power of two) per channel, tree-reduced in
@@ -98,16 +99,35 @@ fn moments(
     }
 }
 
+// affine_relu only: the ReLU of `out`
+@group(0) @binding(5) var<storage, read_write> activated: array<f32>;
+
+fn affine_at(i: u32) -> f32 {
+    let c = (i / p.hw) % p.c;
+    var v = coef[c] * x[i] + coef[p.c + c];
+    if (HAS_Z == 1u) {
+        v += coef[2u * p.c + c] * z[i];
+    }
+    return v;
+}
+
 @compute @workgroup_size(WG)
 fn affine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG;
     if (i >= p.n * p.c * p.hw) {
         return;
     }
-    let c = (i / p.hw) % p.c;
-    var v = coef[c] * x[i] + coef[p.c + c];
-    if (HAS_Z == 1u) {
-        v += coef[2u * p.c + c] * z[i];
+    out[i] = affine_at(i);
+}
+
+@compute @workgroup_size(WG)
+fn affine_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.n * p.c * p.hw) {
+        return;
     }
+    let v = affine_at(i);
     out[i] = v;
+    // as the unary ReLU: NaN stays NaN
+    activated[i] = select(v, 0.0, v < 0.0);
 }

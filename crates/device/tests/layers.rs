@@ -738,3 +738,39 @@ fn fused_relu_outputs_match_the_two_ops() {
         }
     }
 }
+
+#[test]
+fn fused_batch_norm_relu_matches_the_two_ops() {
+    let mut r = rng(70);
+    let shape = [3, 4, 5, 6];
+    let x = data(&mut r, 3 * 4 * 5 * 6, -2.0, 2.0);
+    let (gamma, beta) = (data(&mut r, 4, 0.5, 1.5), data(&mut r, 4, -0.5, 0.5));
+    let (rm, rv) = (data(&mut r, 4, -0.5, 0.5), data(&mut r, 4, 0.5, 2.0));
+    for d in [gpu(), cpu()] {
+        let a = |v: &[f32], s: &[usize]| Array::from_slice(&d, v, s).unwrap();
+        let (xa, g, b) = (a(&x, &shape), a(&gamma, &[4]), a(&beta, &[4]));
+        let (m, v) = (a(&rm, &[4]), a(&rv, &[4]));
+        let (y, z, _) = xa
+            .batch_norm2d_train_relu(Some(&g), Some(&b), 1e-5)
+            .unwrap();
+        let (want, _) = xa.batch_norm2d_train(Some(&g), Some(&b), 1e-5).unwrap();
+        let (ye, ze) = xa
+            .batch_norm2d_eval_relu(Some(&g), Some(&b), &m, &v, 1e-5)
+            .unwrap();
+        let want_e = xa
+            .batch_norm2d_eval(Some(&g), Some(&b), &m, &v, 1e-5)
+            .unwrap();
+        for (what, y, z, want) in [("train", y, z, want), ("eval", ye, ze, want_e)] {
+            let what = format!("{} batch_norm2d_relu {what}", d.name());
+            assert_close(&format!("{what}: y"), &y, &want, 1e-5, 1e-5);
+            assert_close(
+                &format!("{what}: relu"),
+                &z,
+                &want.relu().unwrap(),
+                1e-5,
+                1e-5,
+            );
+            assert!(y.to_vec().unwrap().iter().any(|&v| v < 0.0), "{what}");
+        }
+    }
+}

@@ -86,3 +86,61 @@ fn fused_layer_and_relu_record_the_two_ops() {
         );
     }
 }
+
+#[test]
+fn fused_batch_norm_relu_records_the_two_ops() {
+    let gpu = Device::gpu().expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
+    for dev in [cpu(), gpu] {
+        let on = |a: Array| Array::from_slice(&dev, &a.to_vec().unwrap(), a.shape()).unwrap();
+        let x = on(random(20, &[3, 2, 4, 5]));
+        let (g, b) = (on(random(21, &[2])), on(random(22, &[2])));
+        let seed = on(random(23, &[3, 2, 4, 5]));
+        let run = |fused: bool| {
+            let (xt, gt, bt) = (
+                Tensor::param(x.clone()),
+                Tensor::param(g.clone()),
+                Tensor::param(b.clone()),
+            );
+            let args = fovea_graph::BatchNormArgs {
+                weight: Some(&gt),
+                bias: Some(&bt),
+                running_mean: None,
+                running_var: None,
+                training: true,
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+            let (y, z) = if fused {
+                xt.batch_norm2d_relu(args).unwrap()
+            } else {
+                let y = xt.batch_norm2d(args).unwrap();
+                (y.clone(), y.relu().unwrap())
+            };
+            assert_eq!(
+                (y.grad_fn(), z.grad_fn()),
+                (Some("batch_norm2d"), Some("relu"))
+            );
+            let loss = z
+                .mul(&Tensor::new(seed.clone()))
+                .unwrap()
+                .sum(&[], false)
+                .unwrap();
+            loss.backward().unwrap();
+            let mut out = vec![y.to_vec().unwrap(), z.to_vec().unwrap()];
+            for t in [&xt, &gt, &bt] {
+                out.push(t.grad().unwrap().to_vec().unwrap());
+            }
+            out
+        };
+        let (got, want) = (run(true), run(false));
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            for (a, b) in g.iter().zip(w) {
+                assert!(
+                    (a - b).abs() <= 1e-5 + 1e-5 * b.abs(),
+                    "{} {i}: {a} vs {b}",
+                    dev.name()
+                );
+            }
+        }
+    }
+}

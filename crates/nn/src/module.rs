@@ -74,9 +74,9 @@ pub trait Module: Send + Sync {
 }
 
 /// Runs `first` then `then` like two [`ModuleExt::call`]s, giving both outputs. Where `then`
-/// is a ReLU and `first` has a fused form ([`Module::forward_relu`], a convolution or a
-/// linear layer) they take one pass on the device; the forward hooks of each module still
-/// run on its own output, and a stop at `first` ends the pass with its output.
+/// is a ReLU and `first` has a fused form ([`Module::forward_relu`]: a convolution, a
+/// linear layer, a batch norm) they take one pass on the device; the forward hooks of each
+/// module still run on its own output, and a stop at `first` ends the pass with its output.
 pub fn call_fused(first: &dyn Module, then: &dyn Module, x: &Tensor) -> Result<(Tensor, Tensor)> {
     let fused = if then.is_relu() {
         first.forward_relu(x)

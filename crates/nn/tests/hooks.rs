@@ -6,8 +6,8 @@ mod common;
 use common::SmallVgg;
 use fovea_device::{Array, Device};
 use fovea_nn::{
-    Conv2d, Error, Flatten, Geometry, Linear, MaxPool2d, Module, ModuleExt, ReLU, Sequential,
-    Tensor,
+    BatchNorm2d, Conv2d, Error, Flatten, Geometry, Linear, MaxPool2d, Module, ModuleExt, ReLU,
+    Sequential, Tensor,
 };
 use std::sync::{Arc, Mutex};
 
@@ -118,13 +118,16 @@ type Seen = (String, Vec<f32>);
 
 #[test]
 fn a_layer_and_its_relu_fused_still_show_both_outputs_to_hooks() {
-    // Sequential runs Conv2d + ReLU and Linear + ReLU as one pass each (on the GPU, one
-    // epilogue writes both outputs); hooks and forward_until see each layer's own output,
-    // the convolution's with its negative values, exactly as unfused.
+    // Sequential runs Conv2d + ReLU, BatchNorm2d + ReLU and Linear + ReLU as one pass each
+    // (on the GPU, one pass writes both outputs); hooks and forward_until see each layer's
+    // own output, with its negative values, exactly as unfused.
     let gpu = Device::gpu().expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
     for dev in [Device::cpu(), gpu] {
         let net = Sequential::new()
             .add(Conv2d::new(1, 3, 3))
+            .add(ReLU::new())
+            .add(Conv2d::new(3, 3, 1))
+            .add(BatchNorm2d::new(3))
             .add(ReLU::new())
             .add(Flatten::new())
             .add(Linear::new(48, 5))
@@ -133,7 +136,8 @@ fn a_layer_and_its_relu_fused_still_show_both_outputs_to_hooks() {
         let x = Tensor::new(Array::randn(&dev, &[2, 1, 6, 6], 5).unwrap());
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let mut handles = vec![];
-        for path in ["0", "1", "3", "4"] {
+        let paths = ["0", "1", "3", "4", "6", "7"];
+        for path in paths {
             let s = seen.clone();
             handles.push(
                 net.register_forward_hook(path, move |t| {
@@ -147,40 +151,29 @@ fn a_layer_and_its_relu_fused_still_show_both_outputs_to_hooks() {
         let out = net.call(&x).unwrap().to_vec().unwrap();
         let seen = seen.lock().unwrap().clone();
         let order: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(order, ["0", "1", "3", "4"], "{}", dev.name());
+        assert_eq!(order, paths, "{}", dev.name());
         // each layer by itself, unfused
-        let conv = net.get(0).unwrap().forward(&x).unwrap();
-        let fc = net
-            .get(3)
-            .unwrap()
-            .forward(&conv.relu().unwrap().flatten(1, -1).unwrap())
-            .unwrap();
-        let want = [
-            conv.to_vec().unwrap(),
-            conv.relu().unwrap().to_vec().unwrap(),
-            fc.to_vec().unwrap(),
-            fc.relu().unwrap().to_vec().unwrap(),
-        ];
+        let layer = |i: usize, x: &Tensor| net.get(i).unwrap().forward(x).unwrap();
+        let conv = layer(0, &x);
+        let bn = layer(3, &layer(2, &conv.relu().unwrap()));
+        let fc = layer(6, &bn.relu().unwrap().flatten(1, -1).unwrap());
+        let want: Vec<Vec<f32>> = [&conv, &bn, &fc]
+            .iter()
+            .flat_map(|t| [t.to_vec().unwrap(), t.relu().unwrap().to_vec().unwrap()])
+            .collect();
         for ((path, got), want) in seen.iter().zip(&want) {
             for (a, b) in got.iter().zip(want) {
-                assert!(
-                    (a - b).abs() < 1e-5,
-                    "{} layer {path}: {a} vs {b}",
-                    dev.name()
-                );
+                let what = dev.name();
+                assert!((a - b).abs() < 1e-4, "{what} layer {path}: {a} vs {b}");
             }
         }
-        assert!(
-            seen[0].1.iter().any(|v| *v < 0.0),
-            "the conv hook sees negatives"
-        );
-        assert_eq!(out, seen[3].1);
+        for (k, layer) in [(0, "conv"), (2, "batch norm")] {
+            let negative = seen[k].1.iter().any(|v| *v < 0.0);
+            assert!(negative, "the {layer} hook sees negatives");
+        }
+        assert_eq!(out, seen[5].1);
         let pre = net.forward_until(&x, "0").unwrap().to_vec().unwrap();
-        assert_eq!(
-            pre,
-            seen[0].1,
-            "{}: forward_until stops at the conv",
-            dev.name()
-        );
+        let what = dev.name();
+        assert_eq!(pre, seen[0].1, "{what}: forward_until stops at the conv");
     }
 }

@@ -192,6 +192,23 @@ impl Tensor {
     /// normalises by the batch statistics and blends them into the running statistics in place
     /// (when given); in evaluation mode it uses the running statistics.
     pub fn batch_norm2d(&self, args: BatchNormArgs) -> Result<Tensor> {
+        Ok(self.batch_norm2d_then(args, false)?.0)
+    }
+
+    /// [`Tensor::batch_norm2d`] followed by [`Tensor::relu`], in one pass where the device
+    /// fuses them: `(y, relu(y))`, recorded as the two ops.
+    pub fn batch_norm2d_relu(&self, args: BatchNormArgs) -> Result<(Tensor, Tensor)> {
+        let (y, activated) = self.batch_norm2d_then(args, true)?;
+        let activated = activated.expect("asked for the ReLU");
+        Ok((y.clone(), y.record_relu(activated)?))
+    }
+
+    /// The batch norm node, and with `relu` the ReLU's value (not yet recorded).
+    fn batch_norm2d_then(
+        &self,
+        args: BatchNormArgs,
+        relu: bool,
+    ) -> Result<(Tensor, Option<Array>)> {
         let x = self.array();
         let gamma = opt_array(args.weight);
         let beta = opt_array(args.bias);
@@ -212,14 +229,21 @@ impl Tensor {
             out
         };
         if args.training {
-            let (v, stats) = x.batch_norm2d_train(gamma.as_ref(), beta.as_ref(), args.eps)?;
+            let (v, activated, stats) = if relu {
+                let (v, a, stats) =
+                    x.batch_norm2d_train_relu(gamma.as_ref(), beta.as_ref(), args.eps)?;
+                (v, Some(a), stats)
+            } else {
+                let (v, stats) = x.batch_norm2d_train(gamma.as_ref(), beta.as_ref(), args.eps)?;
+                (v, None, stats)
+            };
             if let (Some(rm), Some(rv)) = (args.running_mean, args.running_var) {
                 let (m, var) =
                     Array::batch_norm2d_running(&rm.array(), &rv.array(), &stats, args.momentum)?;
                 rm.set_data(m)?;
                 rv.set_data(var)?;
             }
-            return record_saving(
+            let y = record_saving(
                 Op::BatchNorm2d,
                 v,
                 &inputs,
@@ -230,7 +254,8 @@ impl Tensor {
                     out.extend(slot(need, Some(grads.gamma), Some(grads.beta)));
                     Ok(out)
                 },
-            );
+            )?;
+            return Ok((y, activated));
         }
         let (Some(rm), Some(rv)) = (args.running_mean, args.running_var) else {
             return Err(fovea_device::Error::invalid(
@@ -241,9 +266,16 @@ impl Tensor {
             .into());
         };
         let (rm, rv) = (rm.array(), rv.array());
-        let v = x.batch_norm2d_eval(gamma.as_ref(), beta.as_ref(), &rm, &rv, args.eps)?;
+        let (v, activated) = if relu {
+            let (v, a) =
+                x.batch_norm2d_eval_relu(gamma.as_ref(), beta.as_ref(), &rm, &rv, args.eps)?;
+            (v, Some(a))
+        } else {
+            let v = x.batch_norm2d_eval(gamma.as_ref(), beta.as_ref(), &rm, &rv, args.eps)?;
+            (v, None)
+        };
         let eps = args.eps;
-        record_saving(
+        let y = record_saving(
             Op::BatchNorm2d,
             v,
             &inputs,
@@ -277,6 +309,7 @@ impl Tensor {
                 out.extend(slot(need, gw, gb));
                 Ok(out)
             },
-        )
+        )?;
+        Ok((y, activated))
     }
 }

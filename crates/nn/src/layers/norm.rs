@@ -52,8 +52,9 @@ impl BatchNorm2d {
     }
 }
 
-impl Module for BatchNorm2d {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl BatchNorm2d {
+    /// The forward pass, and with `relu` the ReLU after it from the same pass.
+    fn run(&self, x: &Tensor, relu: bool) -> Result<(Tensor, Option<Tensor>)> {
         let ty = self.type_name();
         expect_nchw(&self.path, ty, x)?;
         let c = self.num_features();
@@ -69,22 +70,39 @@ impl Module for BatchNorm2d {
             });
         }
         let training = self.is_training();
-        let y = x
-            .batch_norm2d(BatchNormArgs {
-                weight: Some(&self.weight),
-                bias: Some(&self.bias),
-                running_mean: Some(&self.running_mean),
-                running_var: Some(&self.running_var),
-                training,
-                momentum: self.momentum,
-                eps: self.eps,
-            })
-            .map_err(|e| in_layer(&self.path, ty, e))?;
+        let args = BatchNormArgs {
+            weight: Some(&self.weight),
+            bias: Some(&self.bias),
+            running_mean: Some(&self.running_mean),
+            running_var: Some(&self.running_var),
+            training,
+            momentum: self.momentum,
+            eps: self.eps,
+        };
+        let (y, z) = if relu {
+            x.batch_norm2d_relu(args).map(|(y, z)| (y, Some(z)))
+        } else {
+            x.batch_norm2d(args).map(|y| (y, None))
+        }
+        .map_err(|e| in_layer(&self.path, ty, e))?;
         if training {
             let n = self.num_batches_tracked.array().add_scalar(1.0)?;
             self.num_batches_tracked.set_data(n)?;
         }
-        Ok(y)
+        Ok((y, z))
+    }
+}
+
+impl Module for BatchNorm2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.run(x, false)?.0)
+    }
+
+    fn forward_relu(&self, x: &Tensor) -> Option<Result<(Tensor, Tensor)>> {
+        Some(
+            self.run(x, true)
+                .map(|(y, z)| (y, z.expect("asked for the ReLU"))),
+        )
     }
 
     fn type_name(&self) -> &'static str {

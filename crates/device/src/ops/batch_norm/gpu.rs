@@ -51,13 +51,16 @@ impl Engine {
         Ok(Storage::Gpu(out))
     }
 
+    /// The per-channel affine map, and with `relu` also the ReLU of its output, written by
+    /// the same pass.
     pub(crate) fn channel_affine(
         &self,
         x: &Storage,
         z: Option<&Storage>,
         coef: &Storage,
         d: ChannelDims,
-    ) -> Result<Storage> {
+        relu: bool,
+    ) -> Result<(Storage, Option<Storage>)> {
         let out = self.out(d.len())?;
         let x = x.gpu()?;
         let zb = match z {
@@ -66,7 +69,7 @@ impl Engine {
         };
         let key = KernelKey::entry(
             "batch_norm",
-            "affine",
+            if relu { "affine_relu" } else { "affine" },
             &[
                 ("MODE", 0.0),
                 ("HAS_Z", z.is_some() as u32 as f64),
@@ -74,8 +77,10 @@ impl Engine {
             ],
         );
         let p = Self::channel_params(d);
-        let bufs = [x, zb, coef.gpu()?, &out];
+        let activated = if relu { Some(self.out(d.len())?) } else { None };
+        let mut bufs = vec![x, zb, coef.gpu()?, &*out];
+        bufs.extend(activated.as_deref());
         self.dispatch(&key, bytemuck::bytes_of(&p), &bufs, self.groups_1d(d.len()))?;
-        Ok(Storage::Gpu(out))
+        Ok((Storage::Gpu(out), activated.map(Storage::Gpu)))
     }
 }

@@ -8,6 +8,7 @@ mod cpu;
 pub(crate) mod gpu;
 
 use crate::array::Array;
+use crate::device::Backend;
 use crate::error::{Error, Result};
 
 /// What the training forward pass keeps for the backward pass and the running statistics.
@@ -74,14 +75,35 @@ impl Array {
         coef: [&Array; 3],
         d: ChannelDims,
     ) -> Result<Array> {
-        let coef = Array::concat(&coef, 0)?;
-        let s = on_backend!(
-            self.device(),
-            channel_affine(self.storage(), z.map(Array::storage), coef.storage(), d,)
-        )?;
-        Ok(Array::wrap(self.device(), self.shape().to_vec(), s))
+        self.channel_affine_then(z, coef, d, false).map(|(y, _)| y)
     }
 
+    /// [`Array::channel_affine`], and with `relu` also its ReLU: from the same pass on the
+    /// GPU, after it on the CPU backend.
+    fn channel_affine_then(
+        &self,
+        z: Option<&Array>,
+        coef: [&Array; 3],
+        d: ChannelDims,
+        relu: bool,
+    ) -> Result<(Array, Option<Array>)> {
+        let coef = Array::concat(&coef, 0)?;
+        let (x, z, coef) = (self.storage(), z.map(Array::storage), coef.storage());
+        let (y, activated) = match self.device().backend() {
+            Backend::Cpu(c) => (c.channel_affine(x, z, coef, d)?, None),
+            Backend::Gpu(e) => e.channel_affine(x, z, coef, d, relu)?,
+        };
+        let wrap = |s| Array::wrap(self.device(), self.shape().to_vec(), s);
+        let y = wrap(y);
+        let activated = match activated {
+            Some(a) => Some(wrap(a)),
+            None if relu => Some(y.relu()?),
+            None => None,
+        };
+        Ok((y, activated))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn scale_shift(
         &self,
         mean: &Array,
@@ -89,7 +111,8 @@ impl Array {
         gamma: Option<&Array>,
         beta: Option<&Array>,
         d: ChannelDims,
-    ) -> Result<Array> {
+        relu: bool,
+    ) -> Result<(Array, Option<Array>)> {
         let scale = match gamma {
             Some(g) => g.mul(invstd)?,
             None => invstd.clone(),
@@ -100,7 +123,7 @@ impl Array {
             None => shift,
         };
         let zero = Array::zeros(self.device(), &[d.c])?;
-        self.channel_affine(None, [&scale, &shift, &zero], d)
+        self.channel_affine_then(None, [&scale, &shift, &zero], d, relu)
     }
 
     /// Training-mode batch norm: normalises each channel by the batch statistics, then
@@ -111,6 +134,29 @@ impl Array {
         beta: Option<&Array>,
         eps: f32,
     ) -> Result<(Array, BatchNormStats)> {
+        let (y, _, stats) = self.batch_norm2d_train_then(gamma, beta, eps, false)?;
+        Ok((y, stats))
+    }
+
+    /// [`Array::batch_norm2d_train`] and the ReLU of its output, `(y, relu(y), stats)`; on
+    /// the GPU one pass writes both.
+    pub fn batch_norm2d_train_relu(
+        &self,
+        gamma: Option<&Array>,
+        beta: Option<&Array>,
+        eps: f32,
+    ) -> Result<(Array, Array, BatchNormStats)> {
+        let (y, activated, stats) = self.batch_norm2d_train_then(gamma, beta, eps, true)?;
+        Ok((y, activated.expect("asked for the ReLU"), stats))
+    }
+
+    fn batch_norm2d_train_then(
+        &self,
+        gamma: Option<&Array>,
+        beta: Option<&Array>,
+        eps: f32,
+        relu: bool,
+    ) -> Result<(Array, Option<Array>, BatchNormStats)> {
         const OP: &str = "batch_norm2d";
         let d = dims(OP, self)?;
         for (name, p) in [("gamma", gamma), ("beta", beta)] {
@@ -130,14 +176,14 @@ impl Array {
         let mean = m.slice(0, 0, d.c, 1)?;
         let var = m.slice(0, d.c, 2 * d.c, 1)?;
         let invstd = var.add_scalar(eps)?.powf(-0.5)?;
-        let y = self.scale_shift(&mean, &invstd, gamma, beta, d)?;
+        let (y, activated) = self.scale_shift(&mean, &invstd, gamma, beta, d, relu)?;
         let stats = BatchNormStats {
             mean,
             var,
             invstd,
             count: d.per_channel(),
         };
-        Ok((y, stats))
+        Ok((y, activated, stats))
     }
 
     /// Eval-mode batch norm with the running statistics.
@@ -149,6 +195,35 @@ impl Array {
         running_var: &Array,
         eps: f32,
     ) -> Result<Array> {
+        let running = (running_mean, running_var);
+        Ok(self
+            .batch_norm2d_eval_then(gamma, beta, running, eps, false)?
+            .0)
+    }
+
+    /// [`Array::batch_norm2d_eval`] and the ReLU of its output, `(y, relu(y))`; on the GPU
+    /// one pass writes both.
+    pub fn batch_norm2d_eval_relu(
+        &self,
+        gamma: Option<&Array>,
+        beta: Option<&Array>,
+        running_mean: &Array,
+        running_var: &Array,
+        eps: f32,
+    ) -> Result<(Array, Array)> {
+        let running = (running_mean, running_var);
+        let (y, activated) = self.batch_norm2d_eval_then(gamma, beta, running, eps, true)?;
+        Ok((y, activated.expect("asked for the ReLU")))
+    }
+
+    fn batch_norm2d_eval_then(
+        &self,
+        gamma: Option<&Array>,
+        beta: Option<&Array>,
+        (running_mean, running_var): (&Array, &Array),
+        eps: f32,
+        relu: bool,
+    ) -> Result<(Array, Option<Array>)> {
         const OP: &str = "batch_norm2d";
         let d = dims(OP, self)?;
         check_channel(OP, self, "running_mean", running_mean)?;
@@ -159,7 +234,7 @@ impl Array {
             }
         }
         let invstd = running_var.add_scalar(eps)?.powf(-0.5)?;
-        self.scale_shift(running_mean, &invstd, gamma, beta, d)
+        self.scale_shift(running_mean, &invstd, gamma, beta, d, relu)
     }
 
     /// The running statistics after one training step:
