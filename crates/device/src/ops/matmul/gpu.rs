@@ -385,7 +385,7 @@ impl Engine {
             None => None,
         };
         let (a, b) = (a.gpu_shared()?, b.gpu_shared()?);
-        let (c, activated) = self.matmul_any_relu(a, b, d, bias, relu)?;
+        let (c, activated) = self.matmul_any(a, b, d, bias, relu)?;
         Ok((Storage::Gpu(c), activated.map(Storage::Gpu)))
     }
 }

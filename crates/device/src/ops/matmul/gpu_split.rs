@@ -40,20 +40,9 @@ fn blocks(len: usize, step: usize) -> impl Iterator<Item = Range<usize>> {
 
 impl Engine {
     /// `C = op(A) op(B)` (plus a bias `(values, along_m)`) for any operand sizes the adapter
-    /// can hold.
+    /// can hold, and with `relu` and a bias also the product's ReLU where the epilogue
+    /// writes it (`None`: the caller applies it).
     pub(crate) fn matmul_any(
-        &self,
-        a: &Arc<PooledBuffer>,
-        b: &Arc<PooledBuffer>,
-        d: &MatmulDims,
-        bias: Option<(&Arc<PooledBuffer>, bool)>,
-    ) -> Result<Arc<PooledBuffer>> {
-        Ok(self.matmul_any_relu(a, b, d, bias, false)?.0)
-    }
-
-    /// [`Engine::matmul_any`], and with `relu` and a bias also the product's ReLU where the
-    /// epilogue writes it (`None`: the caller applies it).
-    pub(crate) fn matmul_any_relu(
         &self,
         a: &Arc<PooledBuffer>,
         b: &Arc<PooledBuffer>,
@@ -78,7 +67,7 @@ impl Engine {
         self.matmul_blocks(a, b, d, bias).map(|c| (c, None))
     }
 
-    /// [`Engine::matmul_any`] past the binding limit: block by block.
+    /// [`Engine::matmul_any`] past the binding limit, block by block.
     fn matmul_blocks(
         &self,
         a: &Arc<PooledBuffer>,
@@ -91,7 +80,7 @@ impl Engine {
         let fits = |len: usize| len <= limit;
         if let Some((values, along_m)) = bias {
             // Blocks are summed over K, so the bias is added once, after.
-            let c = self.matmul_any(a, b, d, None)?;
+            let c = self.matmul_blocks(a, b, d, None)?;
             let strides = if along_m { [0, 1, 0] } else { [0, 0, 1] };
             let bc = Broadcast {
                 shape: vec![d.batch, d.m, d.n],
