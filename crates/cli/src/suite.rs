@@ -78,6 +78,9 @@ struct Measure {
     rate: f64,
     /// compute dispatches per run (GPU only)
     dispatches: Option<f64>,
+    /// device buffers created during the 20 timed training steps (GPU only): 0 when every
+    /// step reuses the pool's buffers
+    new_buffers: Option<u64>,
 }
 
 /// Runs the suite on each device (`gpu`, `cpu`) for the chosen workloads, and prints a table
@@ -112,10 +115,13 @@ pub fn suite(
         let mut got = HashMap::new();
         for w in &chosen {
             let m = measure(w, &dev, reps, profile)?;
-            let per = match m.dispatches {
+            let mut per = match m.dispatches {
                 Some(d) => format!(", {d:.0} dispatches"),
                 None => String::new(),
             };
+            if let Some(n) = m.new_buffers {
+                per += &format!(", {n} new buffers in 20 steps");
+            }
             println!(
                 "  {} {:<36} {:>9.4} s  {:>8.2} {}{per}",
                 w.id,
@@ -242,6 +248,11 @@ fn dispatches(dev: &Device) -> Option<u64> {
     dev.engine().map(|e| e.dispatch_count())
 }
 
+/// Device buffers the pool of `dev` has created so far (`None` on the CPU).
+fn buffers_created(dev: &Device) -> Option<u64> {
+    dev.engine().map(|e| e.pool_stats().created)
+}
+
 /// One run of a workload: `run(true)` reads the result back to the host; `run(false)` (a
 /// training step before the last) leaves it on the device.
 type Run<'a> = Box<dyn FnMut(bool) -> Result<(), Error> + 'a>;
@@ -299,16 +310,22 @@ fn prepare<'a>(w: &Workload, dev: &'a Device) -> Result<Run<'a>, Error> {
 fn measure(w: &Workload, dev: &Device, reps: usize, profile: bool) -> Result<Measure, Error> {
     let mut run = prepare(w, dev)?;
     let before = dispatches(dev);
+    let mut new_buffers = None;
     let (seconds, runs) = match w.id {
         "W4" | "W5" => {
             run(false)?;
             run(false)?;
             run(true)?;
+            let created = buffers_created(dev);
             let t = Instant::now();
             for i in 0..20 {
                 run(i == 19)?;
             }
-            (t.elapsed().as_secs_f64() / 20.0, 23)
+            let seconds = t.elapsed().as_secs_f64() / 20.0;
+            if let (Some(b), Some(a)) = (created, buffers_created(dev)) {
+                new_buffers = Some(a - b);
+            }
+            (seconds, 23)
         }
         "W6" => (median(1, reps.min(5), || run(true))?, 1 + reps.min(5)),
         _ => (median(2, reps, || run(true))?, 2 + reps),
@@ -332,6 +349,7 @@ fn measure(w: &Workload, dev: &Device, reps: usize, profile: bool) -> Result<Mea
         seconds,
         rate,
         dispatches,
+        new_buffers,
     })
 }
 
